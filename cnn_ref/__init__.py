@@ -1,0 +1,1 @@
+"""Numpy reference CNN: the single source of every expected value."""
