@@ -1,0 +1,41 @@
+"""Where assignments live: solutions/<slug>/ (instructor) and assignments/<slug>/ (students)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from grader.errors import GraderError
+
+HIDDEN_TESTS = "tests/test_hidden.py"
+PUBLIC_TESTS = "tests/test_public.py"
+
+
+def repo_root() -> Path:
+    """The course repository: $DL101_ROOT, else the checkout this package was installed from."""
+    env = os.environ.get("DL101_ROOT")
+    return Path(env).resolve() if env else Path(__file__).resolve().parent.parent
+
+
+def solution_dir(slug: str, *, root: Path | None = None) -> Path:
+    return (root or repo_root()) / "solutions" / slug
+
+
+def assignment_dir(slug: str, *, root: Path | None = None) -> Path:
+    return (root or repo_root()) / "assignments" / slug
+
+
+def list_assignments(*, root: Path | None = None) -> list[str]:
+    """Slugs that have a solution notebook and hidden graders."""
+    base = (root or repo_root()) / "solutions"
+    if not base.is_dir():
+        return []
+    return sorted(p.name for p in base.iterdir() if (p / HIDDEN_TESTS).is_file())
+
+
+def hidden_tests(slug: str, *, root: Path | None = None) -> Path:
+    path = solution_dir(slug, root=root) / HIDDEN_TESTS
+    if not path.is_file():
+        known = ", ".join(list_assignments(root=root)) or "none"
+        raise GraderError(f"unknown assignment {slug!r}: no {path} (known: {known})")
+    return path

@@ -1,0 +1,161 @@
+"""`dl101 grade` as a library call: discover, skip what is done, grade, write reports.
+
+    results = grade_paths([Path("submissions/")], assignment="convolution", out=Path("grades"))
+
+Reports are written atomically as each result arrives, so a killed batch loses nothing
+and a re-run resumes where it stopped (unless ``force``).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader import assignments
+from grader.errors import GraderError
+from grader.results import SubmissionResult
+from grader.runner import Job
+
+Progress = Callable[[SubmissionResult, int, int], None]
+DEFAULT_TIMEOUT = 60.0
+#: Where results go when a submission cannot even say which assignment it is for.
+UNKNOWN = "unknown"
+
+
+@dataclass
+class Plan:
+    """What a batch will do: jobs for the sandbox, results known without running anything."""
+
+    jobs: list[Job]
+    ready: list[SubmissionResult]
+    skipped: list[SubmissionResult]
+
+
+def default_jobs() -> int:
+    return max(1, len(os.sched_getaffinity(0)))
+
+
+def grade_paths(paths: Sequence[Path], *, assignment: str | None = None, out: Path = Path("grades"),
+                jobs: int | None = None, timeout: float = DEFAULT_TIMEOUT, force: bool = False,
+                unsafe: bool = False, progress: Progress | None = None) -> list[SubmissionResult]:
+    """Grade every submission under ``paths``; return this batch's results (skipped ones included)."""
+    from grader.loading import discover
+    from grader.reports import load_results, write_class_reports
+
+    if assignment is not None:
+        check_assignment(assignment)
+    if not unsafe:
+        require_sandbox()
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="dl101-") as workdir:
+        submissions = discover(list(paths), workdir=Path(workdir))
+        plan = make_plan(submissions, assignment=assignment, out=out, force=force, unsafe=unsafe)
+        results = run_plan(plan, out=out, jobs=jobs or default_jobs(), timeout=timeout,
+                           unsafe=unsafe, progress=progress)
+    write_class_reports(load_results(out), out)
+    return sorted(results + plan.skipped, key=lambda r: (r.assignment, r.student))
+
+
+def check_assignment(slug: str) -> None:
+    from grader import quiz
+
+    if not quiz.is_quiz(slug):
+        assignments.hidden_tests(slug)  # raises a GraderError naming the known ones
+
+
+def require_sandbox() -> None:
+    from grader.sandbox import sandbox_problem
+
+    problem = sandbox_problem()
+    if problem:
+        raise GraderError(f"cannot sandbox student code here: {problem}")
+
+
+def make_plan(submissions: list, *, assignment: str | None, out: Path, force: bool, unsafe: bool) -> Plan:
+    from grader.loading import UnreadableSubmission, load_cells
+
+    plan = Plan([], [], [])
+    for sub in submissions:
+        slug = assignment or sub.assignment
+        base = dict(student=sub.student, source=str(sub.path), submitted_at=sub.submitted_at, unsafe=unsafe,
+                    extra={"fingerprint": getattr(sub, "fingerprint", "")})
+        if not force and (done := previous_result(out, slug, sub)):
+            plan.skipped.append(done)
+            continue
+        if getattr(sub, "problem", ""):
+            plan.ready.append(SubmissionResult(assignment=slug or UNKNOWN, status="missing", output=sub.problem, **base))
+            continue
+        if slug and _is_quiz(slug):
+            plan.ready.append(grade_quiz(sub, slug))
+            continue
+        try:
+            notebook = load_cells(sub.read_bytes(), name=sub.path.name)
+        except UnreadableSubmission as exc:
+            plan.ready.append(SubmissionResult(assignment=slug or UNKNOWN, status="unreadable", output=str(exc), **base))
+            continue
+        slug = slug or notebook.assignment
+        if not slug:
+            raise GraderError(f"cannot tell which assignment {sub.path} is for: pass -a/--assignment SLUG "
+                              f"(known: {', '.join(assignments.list_assignments())})")
+        check_assignment(slug)
+        meta = {"source": str(sub.path), "submitted_at": sub.submitted_at, "fingerprint": sub.fingerprint}
+        plan.jobs.append(Job(student=sub.student, assignment=slug, cells=notebook.cells, meta=meta))
+    return plan
+
+
+def _is_quiz(slug: str) -> bool:
+    from grader import quiz
+
+    return quiz.is_quiz(slug)
+
+
+def grade_quiz(sub, slug: str) -> SubmissionResult:
+    from grader import quiz
+
+    result = quiz.grade_quiz_submission(sub.read_bytes(), name=sub.path.name, student=sub.student, quiz_id=slug)
+    result.source, result.submitted_at = str(sub.path), sub.submitted_at
+    result.extra["fingerprint"] = sub.fingerprint
+    return result
+
+
+def previous_result(out: Path, slug: str | None, sub) -> SubmissionResult | None:
+    """The stored result of this very submission (same content), if it was graded before."""
+    from grader.reports import load_result
+
+    if not slug:
+        return None
+    done = load_result(out / slug / sub.student)
+    if done and done.extra.get("fingerprint") == sub.fingerprint:
+        return done
+    return None
+
+
+def run_plan(plan: Plan, *, out: Path, jobs: int, timeout: float, unsafe: bool,
+             progress: Progress | None) -> list[SubmissionResult]:
+    from grader.pool import RunnerPool
+    from grader.reports import write_student_reports
+
+    total = len(plan.jobs) + len(plan.ready)
+    results: list[SubmissionResult] = []
+
+    def finish(result: SubmissionResult) -> None:
+        write_student_reports(result, out)
+        results.append(result)
+        if progress:
+            progress(result, len(results), total)
+
+    for result in plan.ready:
+        finish(result)
+    if plan.jobs:
+        slugs = sorted({job.assignment for job in plan.jobs})
+        fingerprints = {(j.student, j.assignment): j.meta["fingerprint"] for j in plan.jobs}
+        with RunnerPool(slugs, jobs=jobs, unsafe=unsafe, timeout=timeout, log_path=out / "grader.log") as pool:
+            for result in pool.grade(plan.jobs):
+                result.extra["fingerprint"] = fingerprints[(result.student, result.assignment)]
+                if not result.max_score:
+                    result.max_score = pool.max_scores.get(result.assignment, 0.0)
+                finish(result)
+    return results

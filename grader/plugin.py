@@ -1,0 +1,128 @@
+"""The pytest plugin every grader runs under.
+
+- ``@pytest.mark.points(value, *, visibility="visible", hide_output=False)``: exactly one per
+  test, parsed through a real signature at collection, so a bad marker fails loudly.
+- ``student`` fixture: the proxy to the code being graded (sandboxed or local).
+- ``rng`` fixture: ``np.random.default_rng`` seeded from the test's id, so the same inputs
+  are drawn on every run.
+- Results: one TestResult per test. An AssertionError or a StudentError is the student's
+  failure (its message is the feedback); any other exception is the grader's own failure,
+  reported apart and never blamed on the student.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, get_args
+
+import numpy as np
+import pytest
+
+from grader.errors import StudentError
+from grader.results import TestResult, Visibility
+
+VISIBILITIES = get_args(Visibility)
+GRADER_BROKE = "The grader itself failed on this test; your instructor has been told. It is not your fault."
+#: Options every grader session runs with: plain asserts (no test source in messages),
+#: no conftest (nothing dropped next to the tests runs), no cache writes.
+PYTEST_ARGS = ("-p", "no:cacheprovider", "--assert=plain", "--noconftest", "--strict-markers")
+
+
+@dataclass(frozen=True)
+class Points:
+    value: float
+    visibility: Visibility = "visible"
+    hide_output: bool = False
+
+
+def _points(value: float, /, *, visibility: str = "visible", hide_output: bool = False) -> Points:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise TypeError(f"points must be a non-negative number, got {value!r}")
+    if visibility not in VISIBILITIES:
+        raise ValueError(f"visibility must be one of {', '.join(VISIBILITIES)}, got {visibility!r}")
+    return Points(float(value), visibility, bool(hide_output))  # type: ignore[arg-type]
+
+
+def points_of(item: pytest.Item) -> Points:
+    marks = list(item.iter_markers("points"))
+    if len(marks) != 1:
+        raise pytest.UsageError(f"{item.nodeid}: needs exactly one @pytest.mark.points, has {len(marks)}")
+    try:
+        return _points(*marks[0].args, **marks[0].kwargs)
+    except (TypeError, ValueError) as exc:
+        raise pytest.UsageError(f"{item.nodeid}: bad points marker: {exc}") from None
+
+
+def test_title(item: pytest.Item) -> str:
+    """The first docstring line if there is one, else the test's name made readable."""
+    doc = (getattr(getattr(item, "obj", None), "__doc__", None) or "").strip()
+    if doc:
+        return doc.splitlines()[0]
+    return item.name.removeprefix("test_").replace("_", " ")
+
+
+def failure_message(exc: BaseException) -> tuple[str, bool]:
+    """(feedback, grader_error) for an exception raised in a test."""
+    if isinstance(exc, StudentError | AssertionError):
+        return (str(exc) or "check failed"), False
+    return GRADER_BROKE, True
+
+
+class GraderPlugin:
+    """Register with ``pytest.main(plugins=[GraderPlugin(get_student)])``.
+
+    ``get_student`` returns the proxy for the submission being graded right now.
+    Results accumulate in ``results`` (keyed by node id) until ``take_results``.
+    """
+
+    def __init__(self, get_student: Callable[[], Any]) -> None:
+        self._get_student = get_student
+        self.results: dict[str, TestResult] = {}
+        self.grader_errors: list[str] = []
+
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.addinivalue_line(
+            "markers", "points(value, *, visibility='visible', hide_output=False): points of a graded test"
+        )
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            points_of(item)  # raises UsageError at collection for a bad or missing marker
+
+    @pytest.fixture
+    def student(self) -> Any:
+        return self._get_student()
+
+    @pytest.fixture
+    def rng(self, request: pytest.FixtureRequest) -> np.random.Generator:
+        digest = hashlib.sha256(request.node.nodeid.encode()).digest()
+        return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]):
+        report = yield
+        if call.when == "call" or (call.excinfo is not None and item.nodeid not in self.results):
+            self._record(item, call)
+        return report
+
+    def _record(self, item: pytest.Item, call: pytest.CallInfo[None]) -> None:
+        points = points_of(item)
+        passed = call.excinfo is None
+        output, grader_error = ("", False) if passed else failure_message(call.excinfo.value)
+        if grader_error:
+            self.grader_errors.append(f"{item.nodeid}: {call.excinfo.exconly()}")
+        self.results[item.nodeid] = TestResult(
+            name=test_title(item),
+            score=points.value if passed else 0.0,
+            max_score=points.value,
+            status="passed" if passed else "failed",
+            output="" if points.hide_output else output,
+            visibility=points.visibility,
+            grader_error=grader_error,
+        )
+
+    def take_results(self) -> list[TestResult]:
+        results, self.results = list(self.results.values()), {}
+        return results

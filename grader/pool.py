@@ -1,0 +1,153 @@
+"""A pool of trusted runner processes (grader.runner), fed jobs over pipes as JSON lines.
+
+Each runner owns one sandbox slot. A runner that dies or overruns its hard deadline is
+killed (its sandbox dies with it), the submission it held gets a clear status, and a
+fresh runner takes its place: one bad submission never stops the batch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import subprocess
+import sys
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import IO
+
+from grader.errors import GraderError
+from grader.results import SubmissionResult
+from grader.runner import READY, Job
+
+#: Seconds a runner may take to collect the graders and warm its sandbox.
+START_TIMEOUT = 180.0
+#: Bytes of one result line a runner may send (results carry capped student output).
+MAX_LINE = 16 << 20
+
+
+class Runner:
+    def __init__(self, slot: int, slugs: list[str], *, unsafe: bool, timeout: float, log: IO[bytes]) -> None:
+        cmd = [sys.executable, "-m", "grader.runner", "--slot", str(slot), "--timeout", str(timeout)]
+        cmd += ["--unsafe"] * unsafe + slugs
+        self.slot = slot
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
+                                     env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
+        self.buffer = b""
+        self.job: Job | None = None
+        self.deadline = time.monotonic() + START_TIMEOUT
+        self.ready = False
+
+    def send(self, job: Job, hard_timeout: float) -> None:
+        self.job, self.deadline = job, time.monotonic() + hard_timeout
+        assert self.proc.stdin is not None
+        self.proc.stdin.write((json.dumps(asdict(job)) + "\n").encode())
+        self.proc.stdin.flush()
+
+    def lines(self) -> Iterator[dict]:
+        """Complete messages read so far; raises EOFError when the runner has gone."""
+        assert self.proc.stdout is not None
+        chunk = os.read(self.proc.stdout.fileno(), 1 << 20)
+        if not chunk:
+            raise EOFError
+        self.buffer += chunk
+        if len(self.buffer) > MAX_LINE:
+            raise EOFError
+        *complete, self.buffer = self.buffer.split(b"\n")
+        for line in complete:
+            yield json.loads(line)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            if stream:
+                stream.close()
+
+
+class RunnerPool:
+    """``with RunnerPool(slugs, jobs=2) as pool: for result in pool.grade(jobs): ...``"""
+
+    def __init__(self, slugs: list[str], *, jobs: int, unsafe: bool, timeout: float, log_path: Path) -> None:
+        self.slugs, self.size, self.unsafe, self.timeout = slugs, max(1, jobs), unsafe, timeout
+        self.log = open(log_path, "ab")  # noqa: SIM115 (closed in close())
+        self.selector = selectors.DefaultSelector()
+        self.runners: list[Runner] = []
+        #: Total points per assignment, as the runners collected them.
+        self.max_scores: dict[str, float] = {}
+
+    def __enter__(self) -> RunnerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for runner in self.runners:
+            self._drop(runner)
+        self.log.close()
+
+    def _spawn(self, slot: int) -> Runner:
+        runner = Runner(slot, self.slugs, unsafe=self.unsafe, timeout=self.timeout, log=self.log)
+        self.runners.append(runner)
+        self.selector.register(runner.proc.stdout, selectors.EVENT_READ, runner)  # type: ignore[arg-type]
+        return runner
+
+    def _drop(self, runner: Runner) -> None:
+        if runner in self.runners:
+            self.runners.remove(runner)
+            self.selector.unregister(runner.proc.stdout)  # type: ignore[arg-type]
+        runner.kill()
+
+    @property
+    def hard_timeout(self) -> float:
+        """Past this a submission's runner is killed: the sandbox's own limits have failed."""
+        return 2 * self.timeout + 30
+
+    def grade(self, jobs: Iterable[Job]) -> Iterator[SubmissionResult]:
+        pending = deque(jobs)
+        for slot in range(min(self.size, len(pending))):
+            self._spawn(slot)
+        while pending or any(r.job for r in self.runners):
+            for runner in self.runners:
+                if runner.ready and runner.job is None and pending:
+                    runner.send(pending.popleft(), self.hard_timeout)
+            yield from self._wait()
+
+    def _wait(self) -> Iterator[SubmissionResult]:
+        now = time.monotonic()
+        wait = max(0.0, min(r.deadline for r in self.runners) - now)
+        for key, _ in self.selector.select(timeout=min(wait, 1.0)):
+            runner: Runner = key.data
+            try:
+                for message in runner.lines():
+                    yield from self._handle(runner, message)
+            except (EOFError, ValueError):
+                yield from self._replace(runner, "crashed", "the grading process stopped unexpectedly")
+        for runner in list(self.runners):
+            if time.monotonic() > runner.deadline:
+                yield from self._replace(runner, "timeout", "grading took longer than the hard time limit")
+
+    def _handle(self, runner: Runner, message: dict) -> Iterator[SubmissionResult]:
+        if message.get("event") == READY:
+            runner.ready, runner.deadline = True, float("inf")
+            self.max_scores.update(message.get("max_scores", {}))
+            return
+        runner.job, runner.deadline = None, float("inf")
+        yield SubmissionResult.from_dict(message)
+
+    def _replace(self, runner: Runner, status: str, reason: str) -> Iterator[SubmissionResult]:
+        job, was_ready = runner.job, runner.ready
+        self._drop(runner)
+        if not was_ready:
+            raise GraderError(f"a grading process failed to start ({reason}); see {self.log.name}")
+        if job is not None:
+            yield SubmissionResult(student=job.student, assignment=job.assignment, status=status,
+                                   output=f"Not graded: {reason}.", unsafe=self.unsafe,
+                                   source=job.meta.get("source", ""),
+                                   submitted_at=job.meta.get("submitted_at", ""))
+        self._spawn(runner.slot)

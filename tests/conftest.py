@@ -1,0 +1,3 @@
+"""Shared fixtures for the toolkit's own tests."""
+
+pytest_plugins = ["pytester"]
