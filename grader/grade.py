@@ -77,13 +77,17 @@ def require_sandbox() -> None:
 def make_plan(submissions: list, *, assignment: str | None, out: Path, force: bool, unsafe: bool) -> Plan:
     from grader.loading import UnreadableSubmission, load_cells
 
+    from grader.reports import load_results
+
     plan = Plan([], [], [])
+    done = {} if force else {(r.assignment, r.student): r for r in load_results(out)}
     for sub in submissions:
         slug = assignment or sub.assignment
         base = dict(student=sub.student, source=str(sub.path), submitted_at=sub.submitted_at, unsafe=unsafe,
                     extra={"fingerprint": getattr(sub, "fingerprint", "")})
-        if not force and (done := previous_result(out, slug, sub)):
-            plan.skipped.append(done)
+        previous = done.get((slug, sub.student))
+        if previous and previous.extra.get("fingerprint") == getattr(sub, "fingerprint", None):
+            plan.skipped.append(previous)
             continue
         if getattr(sub, "problem", ""):
             plan.ready.append(SubmissionResult(assignment=slug or UNKNOWN, status="missing", output=sub.problem, **base))
@@ -119,18 +123,6 @@ def grade_quiz(sub, slug: str) -> SubmissionResult:
     result.source, result.submitted_at = str(sub.path), sub.submitted_at
     result.extra["fingerprint"] = sub.fingerprint
     return result
-
-
-def previous_result(out: Path, slug: str | None, sub) -> SubmissionResult | None:
-    """The stored result of this very submission (same content), if it was graded before."""
-    from grader.reports import load_result
-
-    if not slug:
-        return None
-    done = load_result(out / slug / sub.student)
-    if done and done.extra.get("fingerprint") == sub.fingerprint:
-        return done
-    return None
 
 
 def run_plan(plan: Plan, *, out: Path, jobs: int, timeout: float, unsafe: bool,
