@@ -51,7 +51,7 @@ def grade_paths(paths: Sequence[Path], *, assignment: str | None = None, out: Pa
         require_sandbox()
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="dl101-") as workdir:
-        submissions = discover(list(paths), workdir=Path(workdir))
+        submissions = discover(list(paths), workdir=Path(workdir), assignment=assignment)
         plan = make_plan(submissions, assignment=assignment, out=out, force=force, unsafe=unsafe)
         results = run_plan(plan, out=out, jobs=jobs or default_jobs(), timeout=timeout,
                            unsafe=unsafe, progress=progress)
@@ -75,39 +75,49 @@ def require_sandbox() -> None:
 
 
 def make_plan(submissions: list, *, assignment: str | None, out: Path, force: bool, unsafe: bool) -> Plan:
-    from grader.loading import UnreadableSubmission, load_cells
-
     from grader.reports import load_results
 
-    plan = Plan([], [], [])
     done = {} if force else {(r.assignment, r.student): r for r in load_results(out)}
+    plan = Plan([], [], [])
     for sub in submissions:
-        slug = assignment or sub.assignment
-        base = dict(student=sub.student, source=str(sub.path), submitted_at=sub.submitted_at, unsafe=unsafe,
-                    extra={"fingerprint": getattr(sub, "fingerprint", "")})
-        previous = done.get((slug, sub.student))
-        if previous and previous.extra.get("fingerprint") == getattr(sub, "fingerprint", None):
+        item = plan_one(sub, assignment=assignment, unsafe=unsafe)
+        previous = done.get((item.assignment, item.student))
+        if previous and previous.extra.get("fingerprint") == sub.fingerprint:
             plan.skipped.append(previous)
-            continue
-        if getattr(sub, "problem", ""):
-            plan.ready.append(SubmissionResult(assignment=slug or UNKNOWN, status="missing", output=sub.problem, **base))
-            continue
-        if slug and _is_quiz(slug):
-            plan.ready.append(grade_quiz(sub, slug))
-            continue
-        try:
-            notebook = load_cells(sub.read_bytes(), name=sub.path.name)
-        except UnreadableSubmission as exc:
-            plan.ready.append(SubmissionResult(assignment=slug or UNKNOWN, status="unreadable", output=str(exc), **base))
-            continue
-        slug = slug or notebook.assignment
-        if not slug:
-            raise GraderError(f"cannot tell which assignment {sub.path} is for: pass -a/--assignment SLUG "
-                              f"(known: {', '.join(assignments.list_assignments())})")
-        check_assignment(slug)
-        meta = {"source": str(sub.path), "submitted_at": sub.submitted_at, "fingerprint": sub.fingerprint}
-        plan.jobs.append(Job(student=sub.student, assignment=slug, cells=notebook.cells, meta=meta))
+        elif isinstance(item, Job):
+            plan.jobs.append(item)
+        else:
+            plan.ready.append(item)
     return plan
+
+
+def plan_one(sub, *, assignment: str | None, unsafe: bool) -> Job | SubmissionResult:
+    """A job for the sandbox, or the result itself when nothing needs to run."""
+    from grader.loading import UnreadableSubmission, load_cells
+
+    slug = assignment or sub.assignment
+    meta = {"source": sub.source, "submitted_at": sub.submitted_at, "fingerprint": sub.fingerprint,
+            "note": sub.note}
+
+    def result(status: str, reason: str) -> SubmissionResult:
+        return SubmissionResult(student=sub.student, assignment=slug or UNKNOWN, status=status, output=reason,
+                                source=sub.source, submitted_at=sub.submitted_at, unsafe=unsafe,
+                                extra={"fingerprint": sub.fingerprint})
+
+    if sub.status:
+        return result(sub.status, sub.problem or sub.unreadable)
+    try:
+        if slug and _is_quiz(slug):
+            return grade_quiz(sub, slug)
+        notebook = load_cells(sub.read_bytes(), name=sub.path.name)
+    except UnreadableSubmission as exc:
+        return result("unreadable", str(exc))
+    slug = slug or notebook.assignment
+    if not slug:
+        raise GraderError(f"cannot tell which assignment {sub.source} is for: pass -a/--assignment SLUG "
+                          f"(known: {', '.join(assignments.list_assignments())})")
+    check_assignment(slug)
+    return Job(student=sub.student, assignment=slug, cells=notebook.cells, meta=meta)
 
 
 def _is_quiz(slug: str) -> bool:
@@ -120,7 +130,7 @@ def grade_quiz(sub, slug: str) -> SubmissionResult:
     from grader import quiz
 
     result = quiz.grade_quiz_submission(sub.read_bytes(), name=sub.path.name, student=sub.student, quiz_id=slug)
-    result.source, result.submitted_at = str(sub.path), sub.submitted_at
+    result.source, result.submitted_at = sub.source, sub.submitted_at
     result.extra["fingerprint"] = sub.fingerprint
     return result
 

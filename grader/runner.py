@@ -141,7 +141,8 @@ class StreamLoop:
 
 def summarize(job: Job, student: RestartingStudent, tests: list[TestResult]) -> SubmissionResult:
     first = student.first
-    notes = [f"Cell {c.index + 1} failed: {c.error}" for c in first.cells if not c.ok]
+    notes = [job.meta["note"]] if job.meta.get("note") else []
+    notes += [f"Cell {c.index + 1} failed: {c.error}" for c in first.cells if not c.ok]
     status = GRADED
     death = getattr(first, "death", "")
     if not first.alive and death:
