@@ -13,11 +13,15 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader import assignments
 from grader.errors import GraderError
 from grader.results import SubmissionResult
 from grader.runner import Job
+
+if TYPE_CHECKING:
+    from grader.distributed import DaskPool
 
 Progress = Callable[[SubmissionResult, int, int], None]
 DEFAULT_TIMEOUT = 60.0
@@ -40,23 +44,39 @@ def default_jobs() -> int:
 
 def grade_paths(paths: Sequence[Path], *, assignment: str | None = None, out: Path = Path("grades"),
                 jobs: int | None = None, timeout: float = DEFAULT_TIMEOUT, force: bool = False,
-                unsafe: bool = False, progress: Progress | None = None) -> list[SubmissionResult]:
-    """Grade every submission under ``paths``; return this batch's results (skipped ones included)."""
+                unsafe: bool = False, progress: Progress | None = None,
+                gradebook: str | None = None, scheduler: str | None = None) -> list[SubmissionResult]:
+    """Grade every submission under ``paths``; return this batch's results (skipped ones included).
+
+    Late policies (solutions/<slug>/assignment.toml) are applied as results arrive. After the
+    batch: nbgrader feedback for a course/submitted tree, and the results recorded in the
+    nbgrader ``gradebook`` (a database URL) when given.
+    """
     from grader.loading import discover
     from grader.reports import load_results, write_class_reports
 
     if assignment is not None:
         check_assignment(assignment)
-    if not unsafe:
+    if gradebook:
+        from grader.gradebook import check_url
+
+        check_url(gradebook)
+    if not unsafe and not scheduler:  # on a Dask cluster each worker checks its own sandbox
         require_sandbox()
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="dl101-") as workdir:
         submissions = discover(list(paths), workdir=Path(workdir), assignment=assignment)
         plan = make_plan(submissions, assignment=assignment, out=out, force=force, unsafe=unsafe)
         results = run_plan(plan, out=out, jobs=jobs or default_jobs(), timeout=timeout,
-                           unsafe=unsafe, progress=progress)
+                           unsafe=unsafe, progress=progress, scheduler=scheduler)
     write_class_reports(load_results(out), out)
-    return sorted(results + plan.skipped, key=lambda r: (r.assignment, r.student))
+    batch = sorted(results + plan.skipped, key=lambda r: (r.assignment, r.student))
+    from grader.gradebook import record, write_course_feedback
+
+    write_course_feedback(batch, paths)
+    if gradebook:
+        record(batch, gradebook)
+    return batch
 
 
 def check_assignment(slug: str) -> None:
@@ -136,14 +156,17 @@ def grade_quiz(sub, slug: str) -> SubmissionResult:
 
 
 def run_plan(plan: Plan, *, out: Path, jobs: int, timeout: float, unsafe: bool,
-             progress: Progress | None) -> list[SubmissionResult]:
+             progress: Progress | None, scheduler: str | None = None) -> list[SubmissionResult]:
+    from grader import late
     from grader.pool import RunnerPool
     from grader.reports import write_student_reports
 
     total = len(plan.jobs) + len(plan.ready)
     results: list[SubmissionResult] = []
+    late.check_policies({j.assignment for j in plan.jobs} | {r.assignment for r in plan.ready})
 
     def finish(result: SubmissionResult) -> None:
+        late.apply_policy(result)
         write_student_reports(result, out)
         results.append(result)
         if progress:
@@ -152,9 +175,18 @@ def run_plan(plan: Plan, *, out: Path, jobs: int, timeout: float, unsafe: bool,
     for result in plan.ready:
         finish(result)
     if plan.jobs:
+        if not unsafe:
+            require_sandbox()  # only student code needs one: quizzes and unreadable files do not
         slugs = sorted({job.assignment for job in plan.jobs})
         fingerprints = {(j.student, j.assignment): j.meta["fingerprint"] for j in plan.jobs}
-        with RunnerPool(slugs, jobs=jobs, unsafe=unsafe, timeout=timeout, log_path=out / "grader.log") as pool:
+        pool: RunnerPool | DaskPool
+        if scheduler:  # grader.distributed: the same jobs and results, graded on a Dask cluster
+            from grader.distributed import DaskPool
+
+            pool = DaskPool(slugs, scheduler=scheduler, unsafe=unsafe, timeout=timeout, log_path=out / "grader.log")
+        else:
+            pool = RunnerPool(slugs, jobs=jobs, unsafe=unsafe, timeout=timeout, log_path=out / "grader.log")
+        with pool:
             for result in pool.grade(plan.jobs):
                 result.extra["fingerprint"] = fingerprints[(result.student, result.assignment)]
                 if not result.max_score:

@@ -14,7 +14,7 @@ TestStatus = Literal["passed", "failed"]
 
 #: Submission statuses. ``graded`` means the graders ran, whatever the score.
 GRADED = "graded"
-STATUSES = (GRADED, "timeout", "crashed", "unreadable", "missing", "error")
+STATUSES = (GRADED, "timeout", "crashed", "unreadable", "missing", "tampered", "error")
 
 
 @dataclass
