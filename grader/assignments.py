@@ -21,7 +21,14 @@ def solution_dir(slug: str, *, root: Path | None = None) -> Path:
     return (root or repo_root()) / "solutions" / slug
 
 
+#: Where an installed student bundle (grader.bundle) keeps the released assignments.
+PACKAGED_ASSIGNMENTS = Path(__file__).resolve().parent / "_assignments"
+
+
 def assignment_dir(slug: str, *, root: Path | None = None) -> Path:
+    """assignments/<slug> of the course; in an installed student bundle, its packaged copy."""
+    if root is None and not os.environ.get("DL101_ROOT") and (PACKAGED_ASSIGNMENTS / slug).is_dir():
+        return PACKAGED_ASSIGNMENTS / slug
     return (root or repo_root()) / "assignments" / slug
 
 

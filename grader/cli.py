@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from grader.errors import GraderError
+from grader.exports.cli import export, report
 from grader.quiz.cli import quiz
 
 #: Exit code when the batch finished but the grader itself failed somewhere (not the students).
@@ -55,11 +56,16 @@ def main() -> None:
               help="Seconds one submission may run in the sandbox.")
 @click.option("--force", is_flag=True, help="Grade again submissions that already have results.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with every result on stdout.")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="Grade on this Dask cluster (e.g. tcp://10.0.0.5:8786) instead of local processes; -j is then ignored.")
 @click.option("--unsafe-no-sandbox", "unsafe", is_flag=True,
               help="Run student code without the sandbox (rlimits only). Every report says so.")
+@click.option("--gradebook", metavar="URL",
+              help="Also record the results in this nbgrader gradebook, e.g. sqlite:///course/gradebook.db.")
 @translate_errors
 def grade(paths: tuple[Path, ...], assignment: str | None, out: Path, jobs: int | None, timeout: float,
-          force: bool, as_json: bool, unsafe: bool) -> None:
+          force: bool, as_json: bool, unsafe: bool, gradebook: str | None = None,
+          scheduler: str | None = None) -> None:
     """Grade notebook submissions with the hidden tests, in a sandbox, in parallel.
 
     PATHS are notebooks or .py files, directories of <student>.ipynb or <student>/*.ipynb,
@@ -68,13 +74,15 @@ def grade(paths: tuple[Path, ...], assignment: str | None, out: Path, jobs: int 
     \b
     Example:
       dl101 grade submissions/ -a convolution -o grades/ -j 2
+      dl101 grade submissions/ -a convolution --scheduler tcp://10.0.0.5:8786
     """
     from grader.grade import grade_paths
 
     if unsafe:
         click.secho("WARNING: --unsafe-no-sandbox: student code runs without isolation.", fg="red", err=True)
     results = grade_paths(list(paths), assignment=assignment, out=out, jobs=jobs, timeout=timeout,
-                          force=force, unsafe=unsafe, progress=_progress)
+                          force=force, unsafe=unsafe, progress=_progress, gradebook=gradebook,
+                          scheduler=scheduler)
     if as_json:
         click.echo(json.dumps({"results": [_summary(r) for r in results]}))
     else:
@@ -146,3 +154,5 @@ def release(slugs: tuple[str, ...]) -> None:
 
 
 main.add_command(quiz)
+main.add_command(report)
+main.add_command(export)

@@ -161,6 +161,8 @@ def run_plan(plan: Plan, *, out: Path, jobs: int, timeout: float, unsafe: bool,
     from grader.pool import RunnerPool
     from grader.reports import write_student_reports
 
+    if plan.jobs and not unsafe:
+        require_sandbox()  # only student code needs one: quizzes and unreadable files do not
     total = len(plan.jobs) + len(plan.ready)
     results: list[SubmissionResult] = []
     late.check_policies({j.assignment for j in plan.jobs} | {r.assignment for r in plan.ready})
@@ -175,8 +177,6 @@ def run_plan(plan: Plan, *, out: Path, jobs: int, timeout: float, unsafe: bool,
     for result in plan.ready:
         finish(result)
     if plan.jobs:
-        if not unsafe:
-            require_sandbox()  # only student code needs one: quizzes and unreadable files do not
         slugs = sorted({job.assignment for job in plan.jobs})
         fingerprints = {(j.student, j.assignment): j.meta["fingerprint"] for j in plan.jobs}
         pool: RunnerPool | DaskPool

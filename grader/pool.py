@@ -3,6 +3,9 @@
 Each runner owns one sandbox slot. A runner that dies or overruns its hard deadline is
 killed (its sandbox dies with it), the submission it held gets a clear status, and a
 fresh runner takes its place: one bad submission never stops the batch.
+
+Runners outlive a ``grade()`` call: a long-lived pool grades job after job on warm
+runners (``grade_one``, what each Dask worker does in :mod:`grader.distributed`).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import selectors
+import shutil
 import subprocess
 import sys
 import time
@@ -30,9 +34,13 @@ MAX_LINE = 16 << 20
 
 
 class Runner:
-    def __init__(self, slot: int, slugs: list[str], *, unsafe: bool, timeout: float, log: IO[bytes]) -> None:
+    def __init__(self, slot: int, slugs: list[str], *, unsafe: bool, timeout: float, log: IO[bytes],
+                 die_with_parent: bool = False) -> None:
         cmd = [sys.executable, "-m", "grader.runner", "--slot", str(slot), "--timeout", str(timeout)]
         cmd += ["--unsafe"] * unsafe + slugs
+        setpriv = shutil.which("setpriv") if die_with_parent else None
+        if setpriv:  # SIGKILL when our thread dies; the runner's sandbox dies with the runner
+            cmd = [setpriv, "--pdeathsig", "KILL", "--", *cmd]
         self.slot = slot
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
                                      env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
@@ -72,8 +80,11 @@ class Runner:
 class RunnerPool:
     """``with RunnerPool(slugs, jobs=2) as pool: for result in pool.grade(jobs): ...``"""
 
-    def __init__(self, slugs: list[str], *, jobs: int, unsafe: bool, timeout: float, log_path: Path) -> None:
+    def __init__(self, slugs: list[str], *, jobs: int, unsafe: bool, timeout: float, log_path: Path,
+                 first_slot: int = 0, die_with_parent: bool = False) -> None:
         self.slugs, self.size, self.unsafe, self.timeout = slugs, max(1, jobs), unsafe, timeout
+        #: Runners use sandbox slots ``first_slot .. first_slot + jobs - 1``.
+        self.first_slot, self.die_with_parent = first_slot, die_with_parent
         self.log = open(log_path, "ab")  # noqa: SIM115 (closed in close())
         self.selector = selectors.DefaultSelector()
         self.runners: list[Runner] = []
@@ -92,7 +103,8 @@ class RunnerPool:
         self.log.close()
 
     def _spawn(self, slot: int) -> Runner:
-        runner = Runner(slot, self.slugs, unsafe=self.unsafe, timeout=self.timeout, log=self.log)
+        runner = Runner(slot, self.slugs, unsafe=self.unsafe, timeout=self.timeout, log=self.log,
+                        die_with_parent=self.die_with_parent)
         self.runners.append(runner)
         self.selector.register(runner.proc.stdout, selectors.EVENT_READ, runner)  # type: ignore[arg-type]
         return runner
@@ -110,13 +122,22 @@ class RunnerPool:
 
     def grade(self, jobs: Iterable[Job]) -> Iterator[SubmissionResult]:
         pending = deque(jobs)
-        for slot in range(min(self.size, len(pending))):
+        for runner in [r for r in self.runners if r.proc.poll() is not None]:
+            self._drop(runner)  # died while idle since the last call: replaced below
+        taken = {r.slot for r in self.runners}
+        free = [s for s in range(self.first_slot, self.first_slot + self.size) if s not in taken]
+        for slot in free[: max(0, min(self.size, len(pending)) - len(self.runners))]:
             self._spawn(slot)
         while pending or any(r.job for r in self.runners):
             for runner in self.runners:
                 if runner.ready and runner.job is None and pending:
                     runner.send(pending.popleft(), self.hard_timeout)
             yield from self._wait()
+
+    def grade_one(self, job: Job) -> SubmissionResult:
+        """Grade one job on a warm runner (started on first use, kept for the next call)."""
+        (result,) = self.grade([job])
+        return result
 
     def _wait(self) -> Iterator[SubmissionResult]:
         now = time.monotonic()

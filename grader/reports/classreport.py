@@ -69,6 +69,15 @@ class AssignmentStats:
                 ts.grader_errors += bool(t.grader_error)
         return stats
 
+    def hardest(self) -> list[TestStats]:
+        """Tests by pass rate, lowest first (ties: the order the graders run them)."""
+        return sorted(self.tests.values(), key=lambda t: t.rate)
+
+    @property
+    def late(self) -> list[tuple[SubmissionResult, dict]]:
+        """(result, its late record) for the results a late policy looked at."""
+        return [(r, r.extra["late"]) for r in self.results if isinstance(r.extra.get("late"), dict)]
+
     @property
     def max_score(self) -> float:
         """The assignment's full marks: the most common max_score among graded results."""
@@ -144,7 +153,7 @@ def _histogram(stats: AssignmentStats, Figure) -> str:
 
 
 def _pass_rates(stats: AssignmentStats, Figure) -> str:
-    tests = list(stats.tests.values())
+    tests = stats.hardest()
     labels = []
     for t in tests:
         name = t.name if len(t.name) <= _TEST_LABEL else t.name[: _TEST_LABEL - 1] + "\u2026"
@@ -159,7 +168,7 @@ def _pass_rates(stats: AssignmentStats, Figure) -> str:
     ax.invert_yaxis()
     ax.set_xlim(0, 100)
     ax.set_xlabel("% of graded submissions passing")
-    ax.set_title("Pass rate per test", fontsize=11)
+    ax.set_title("Pass rate per test (hardest first)", fontsize=11)
     ax.spines[["top", "right"]].set_visible(False)
     return _png(fig)
 
@@ -198,6 +207,56 @@ def _pct(r: SubmissionResult) -> str:
     return "" if p is None else f"{p:g}%"
 
 
+def _late_rows(stats: AssignmentStats) -> list[str]:
+    """Summary rows about the late policy (none without one)."""
+    records = stats.late
+    if not records:
+        return []
+    late = [info for _, info in records if num(info.get("days_late", 0.0)) > 0]
+    lost = sum(num(info.get("penalty", 0.0)) for info in late)
+    unknown = sum(bool(info.get("unknown_time")) for _, info in records)
+    rows = [
+        f'<tr><td>late submissions</td><td class="num">{len(late)} of {len(records)}</td></tr>',
+        f'<tr><td>points taken off for lateness</td><td class="num">{fmt(lost)}</td></tr>',
+    ]
+    if unknown:
+        rows.append(
+            f'<tr><td>submission time unknown (no deduction)</td><td class="num">{unknown}</td></tr>'
+        )
+    rule = next((str(info.get("rule", "")) for _, info in records if info.get("rule")), "")
+    if rule:
+        rows.append(f'<tr><td>late policy</td><td class="small">{esc(rule)}</td></tr>')
+    return rows
+
+
+def _late_cell(r: SubmissionResult) -> str:
+    info = r.extra.get("late")
+    if not isinstance(info, dict):
+        return ""
+    if info.get("unknown_time"):
+        return "time unknown"
+    days = num(info.get("days_late", 0.0))
+    if days <= 0:
+        return "on time"
+    penalty = num(info.get("penalty", 0.0))
+    return f"{days:.1f} d" + (f", -{fmt(penalty)}" if penalty else "")
+
+
+def _most_missed(stats: AssignmentStats, n: int = 3) -> str:
+    """The tests most students fail: where teaching (or the assignment) needs a look."""
+    missed = [t for t in stats.hardest() if t.runs and t.rate < 1.0][:n]
+    if not missed:
+        return ""
+    items = "".join(
+        f"<li><strong>{esc(t.name)}</strong>"
+        + (' <span class="tag">hidden</span>' if t.visibility == "hidden" else "")
+        + f" &mdash; {t.runs - t.passed} of {t.runs} graded submissions fail it "
+        f"({100 * t.rate:.0f}% pass)</li>"
+        for t in missed
+    )
+    return f'<h3>Most missed</h3><ol class="most-missed">{items}</ol>'
+
+
 def _section(stats: AssignmentStats, plots: dict[str, str] | None, plot_note: str) -> str:
     rs = stats.results
     scores = [num(r.score) for r in rs]
@@ -232,6 +291,7 @@ def _section(stats: AssignmentStats, plots: dict[str, str] | None, plot_note: st
         f'<tr><td>median score (graded only)</td><td class="num">{fmt(_median(graded_scores))}</td></tr>',
         f'<tr><td>run time median / 95th pct / max</td><td class="num">{_median(times):.1f} / '
         f"{_quantile(times, 0.95):.1f} / {max(times, default=0.0):.1f} s</td></tr>",
+        *_late_rows(stats),
     ]
     out.append('<div class="grid"><div><h3>Summary</h3>')
     out.append(_table(["", "#"], summary_rows, "summary"))
@@ -259,6 +319,7 @@ def _section(stats: AssignmentStats, plots: dict[str, str] | None, plot_note: st
             f'<td class="num">{100 * t.rate:.0f}%</td><td class="num">{t.grader_errors or ""}</td></tr>'
             for t in stats.tests.values()
         ]
+        out.append(_most_missed(stats))
         out.append("<h3>Tests</h3>")
         out.append(
             _table(
@@ -278,16 +339,18 @@ def _section(stats: AssignmentStats, plots: dict[str, str] | None, plot_note: st
         out.append(f"<h3>Slowest {len(slow)}</h3>")
         out.append(_table(["student", "#run time", "status"], slow_rows, "slowest"))
 
+    with_late = bool(stats.late)
     student_rows = []
     for r in rs:
         why = "" if is_graded(r) else first_line(r.output) or r.status
+        late_cell = f'<td class="num late-cell">{esc(_late_cell(r))}</td>' if with_late else ""
         cls = "" if is_graded(r) else ' class="st-notgraded"'
         student_rows.append(
             f'<tr{cls}><td><a href="{_feedback_href(r)}">{esc(r.student)}</a></td>'
             f'<td class="num">{fmt(r.score)}</td><td class="num">{fmt(r.max_score)}</td>'
             f'<td class="num">{_pct(r)}</td><td>{esc(r.status)}</td>'
             f'<td class="num">{sum(t.status == "passed" for t in r.tests)} / {len(r.tests)}</td>'
-            f'<td class="num">{num(r.execution_time):.1f}</td>'
+            f'<td class="num">{num(r.execution_time):.1f}</td>{late_cell}'
             f"<td>{esc(why)}</td><td>{'UNSAFE' if r.unsafe else ''}</td></tr>"
         )
     out.append("<h3>Students</h3>")
@@ -301,6 +364,7 @@ def _section(stats: AssignmentStats, plots: dict[str, str] | None, plot_note: st
                 "status",
                 "#tests passed",
                 "#time (s)",
+                *(["#late"] if with_late else []),
                 "reason",
                 "sandbox",
             ],

@@ -113,6 +113,13 @@ def is_graded(result: SubmissionResult) -> bool:
     return result.status == GRADED
 
 
+def late_text(result: SubmissionResult) -> str:
+    """The late-policy sentence of a result ("" without a late policy); plain text."""
+    from grader.late import describe
+
+    return describe(result)
+
+
 # One stylesheet for both pages: inline, no fonts or images fetched from anywhere.
 CSS = """
 :root { color-scheme: light; }
@@ -138,6 +145,14 @@ pre { white-space: pre-wrap; overflow-wrap: anywhere; margin: 0;
 tr.st-notgraded td { background: #fff8e6; }
 img.plot { max-width: 100%; height: auto; border: 1px solid #e3e7ee; }
 .grid { display: flex; flex-wrap: wrap; gap: 1rem; } .grid > div { flex: 1 1 28rem; }
+.bar { height: .7rem; background: #e7ebf1; border-radius: 4px; overflow: hidden; max-width: 28rem; }
+.bar > span { display: block; height: 100%; }
+.bar .good { background: #0b6b2d; } .bar .mid { background: #d08b00; } .bar .low { background: #a40e26; }
+.next-steps { border-left: 4px solid #d08b00; padding: .1rem 1rem; margin: 1rem 0; background: #fffcf3; }
+.next-steps h2 { border: 0; margin-top: .6rem; font-size: 1.1rem; }
+.next-steps li { margin: .35rem 0; } .hint { font-family: ui-monospace, Menlo, Consolas, monospace;
+       font-size: .85rem; color: #4a5366; }
+td.late-cell { white-space: nowrap; }
 """
 
 #: No network, no scripts: even if something slipped through escaping, it cannot run.

@@ -10,8 +10,10 @@ from __future__ import annotations
 from grader.reports.common import (
     UNSAFE_TEXT,
     esc,
+    first_line,
     fmt,
     is_graded,
+    late_text,
     num,
     page,
     percent,
@@ -21,6 +23,8 @@ from grader.results import SubmissionResult
 
 #: Per-field display limits (the full text stays in results.json).
 TEST_OUTPUT_LIMIT = 8_000
+#: Failed tests listed under "What to work on" (the table lists them all).
+NEXT_STEPS = 5
 NOTES_LIMIT = 30_000
 
 _STATUS_TEXT = {
@@ -49,6 +53,49 @@ def _plural(n: int, word: str) -> str:
 
 def _points(x: float) -> str:
     return f"{fmt(x)} point" + ("" if fmt(x) == "1" else "s")
+
+
+def _score_bar(pct: float) -> str:
+    """The score as a bar (CSS only: nothing to load, nothing to run)."""
+    width = min(max(pct, 0.0), 100.0)
+    tone = "good" if width >= 80 else "mid" if width >= 50 else "low"
+    return (
+        f'<div class="bar" role="img" aria-label="score {width:g}%">'
+        f'<span class="{tone}" style="width: {width:g}%"></span></div>'
+    )
+
+
+def _late_banner(result: SubmissionResult) -> str:
+    """Late policy: a warning when points were taken off, a quiet line otherwise."""
+    text = late_text(result)
+    info = result.extra.get("late") if isinstance(result.extra, dict) else None
+    if not text or not isinstance(info, dict):
+        return ""
+    if num(info.get("penalty", 0.0)) > 0 or num(info.get("days_late", 0.0)) > 0:
+        return f'<div class="banner warn late" role="note"><strong>Late.</strong> {esc(text)}</div>'
+    return f'<p class="late muted small">{esc(text)}</p>'
+
+
+def _next_steps(shown: list) -> str:
+    """The failed tests the student may see, each with its hint: what to work on first."""
+    failed = [t for t in shown if t.status != "passed" and not t.grader_error]
+    if not failed:
+        return ""
+    items = []
+    for t in failed[:NEXT_STEPS]:
+        hint = first_line(t.output, 300)
+        lost = fmt(num(t.max_score) - num(t.score))
+        items.append(
+            f"<li><strong>{esc(t.name)}</strong> <span class=\"muted\">({lost} to gain)</span>"
+            + (f"<br><span class=\"hint\">{esc(hint)}</span>" if hint else "")
+            + "</li>"
+        )
+    more = len(failed) - NEXT_STEPS
+    tail = f'<p class="muted small">... and {_plural(more, "more test")} in the table below.</p>' if more > 0 else ""
+    return (
+        '<div class="next-steps"><h2>What to work on</h2>'
+        f'<ol>{"".join(items)}</ol>{tail}</div>'
+    )
 
 
 def summary_text(result: SubmissionResult) -> str:
@@ -92,6 +139,9 @@ def feedback_html(result: SubmissionResult) -> str:
         + (f' <span class="muted">({pct:g}%)</span>' if pct is not None else "")
         + "</p>"
     )
+    if pct is not None:
+        parts.append(_score_bar(pct))
+    parts.append(_late_banner(result))
     if not is_graded(result):
         text = _STATUS_TEXT.get(result.status, "Your submission could not be graded.")
         reason = f"<pre>{esc(result.output, NOTES_LIMIT)}</pre>" if result.output else ""
@@ -106,6 +156,7 @@ def feedback_html(result: SubmissionResult) -> str:
             "instructor has been told and will look at it.</div>"
         )
     parts.append(f'<p class="summary"><strong>{esc(summary_text(result))}</strong></p>')
+    parts.append(_next_steps(shown))
 
     if shown:
         rows = []

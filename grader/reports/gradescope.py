@@ -16,7 +16,15 @@ import math
 from pathlib import Path
 from typing import Any
 
-from grader.reports.common import UNSAFE_TEXT, clean, is_graded, num, result_dir, sort_key
+from grader.reports.common import (
+    UNSAFE_TEXT,
+    clean,
+    is_graded,
+    late_text,
+    num,
+    result_dir,
+    sort_key,
+)
 from grader.results import SubmissionResult, TestResult
 
 log = logging.getLogger(__name__)
@@ -35,6 +43,9 @@ def submission_output(result: SubmissionResult) -> str:
         parts.append(f"!!! {UNSAFE_TEXT} !!!")
     if not is_graded(result):
         parts.append(f"Not graded: {clean(result.status)}.")
+    lateness = late_text(result)
+    if lateness:
+        parts.append(lateness)
     if result.output:
         parts.append(clean(result.output).rstrip())
     return "\n\n".join(parts)

@@ -1,7 +1,8 @@
 """grades.csv: one row per (student, assignment), sorted, quoted by the csv module.
 
 Columns (the first five are contract): student, assignment, score, max_score, status,
-percent, tests_passed, tests_total, reason, execution_time, submitted_at, unsafe.
+percent, tests_passed, tests_total, reason, execution_time, submitted_at, unsafe, raw_score,
+late_penalty (the last two only with a late policy, see grader.late: score = raw_score - late_penalty).
 Text a student controls never starts a spreadsheet formula: a leading ``= + - @``
 (or tab / carriage return) gets an apostrophe in front.
 """
@@ -28,6 +29,8 @@ COLUMNS = (
     "execution_time",
     "submitted_at",
     "unsafe",
+    "raw_score",
+    "late_penalty",
 )
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -65,7 +68,16 @@ def row(result: SubmissionResult) -> dict[str, str]:
         "execution_time": f"{num(result.execution_time):.2f}",
         "submitted_at": csv_safe(result.submitted_at),
         "unsafe": "yes" if result.unsafe else "no",
+        **_late_columns(result),
     }
+
+
+def _late_columns(result: SubmissionResult) -> dict[str, str]:
+    """raw_score (before the late deduction) and late_penalty; blank without a late policy."""
+    info = result.extra.get("late") if isinstance(result.extra, dict) else None
+    if not isinstance(info, dict):
+        return {"raw_score": "", "late_penalty": ""}
+    return {"raw_score": fmt(info.get("raw_score", result.score)), "late_penalty": fmt(info.get("penalty", 0.0))}
 
 
 def grades_csv(results: Iterable[SubmissionResult]) -> str:
