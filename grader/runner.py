@@ -53,6 +53,8 @@ class RestartingStudent:
         self._session = open_session()
         self.first = self._session
         self.restarts = 0
+        #: Why the notebook's own cells could not finish ("" when they did).
+        self.cells_death = "" if self._session.alive else self._session.reason
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -144,10 +146,10 @@ def summarize(job: Job, student: RestartingStudent, tests: list[TestResult]) -> 
     notes = [job.meta["note"]] if job.meta.get("note") else []
     notes += [f"Cell {c.index + 1} failed: {c.error}" for c in first.cells if not c.ok]
     status = GRADED
-    death = getattr(first, "death", "")
-    if not first.alive and death:
+    death = student.cells_death
+    if death:
         status = "timeout" if "time" in death else "crashed"
-        notes.insert(0, f"Your notebook stopped while its cells ran: {death}")
+        notes.insert(0, f"Your notebook stopped while its cells ran: {death}.")
     if any(t.grader_error for t in tests):
         status = "error"
         notes.append("The grader failed on some tests; your instructor has been told.")
@@ -184,12 +186,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("slugs", nargs="+")
     args = parser.parse_args(argv)
     proto = os.fdopen(os.dup(1), "w", buffering=1)
+    jobs_in = os.fdopen(os.dup(0), "r")  # pytest's fd capture points fd 0 at /dev/null
     os.dup2(2, 1)  # pytest and anything else that prints: stderr, never the protocol
 
     def emit(message: dict[str, Any]) -> None:
         proto.write(json.dumps(message) + "\n")
 
-    loop = StreamLoop(read_jobs(sys.stdin), emit, slot=args.slot, unsafe=args.unsafe, timeout=args.timeout)
+    loop = StreamLoop(read_jobs(jobs_in), emit, slot=args.slot, unsafe=args.unsafe, timeout=args.timeout)
     code = pytest.main(pytest_args(args.slugs), plugins=[loop.plugin, loop])
     return 0 if code in (0, 1, 5) else int(code)
 

@@ -80,7 +80,7 @@ def test_grades_a_directory_and_writes_every_contract_output(course, submissions
     assert result.exit_code == 0, result.output + result.stderr
     rows = {r["student"]: r for r in csv.DictReader((out / "grades.csv").open())}
     assert {"student", "assignment", "score", "max_score", "status"} <= set(next(iter(rows.values())))
-    assert (rows["alice"]["score"], rows["alice"]["max_score"], rows["alice"]["status"]) == ("5.0", "5.0", "graded")
+    assert (float(rows["alice"]["score"]), float(rows["alice"]["max_score"]), rows["alice"]["status"]) == (5, 5, "graded")
     assert rows["bob"]["status"] == "graded" and float(rows["bob"]["score"]) == 0
     assert rows["carol"]["status"] == "unreadable"
     # dan's first cell fails, later cells still run: add works once numpy is imported
@@ -138,7 +138,7 @@ def test_a_function_that_hangs_fails_only_its_tests(course):
     result = grade(subs, "-o", course / "grades", "--timeout", "20", "--json")
     by_test = {t["name"]: t for t in json.loads(result.stdout)["results"][0]["tests"]}
     assert by_test["add: two numbers"]["status"] == "failed"
-    assert "time" in by_test["add: two numbers"]["output"]
+    assert "did not finish" in by_test["add: two numbers"]["output"]
     assert by_test["add: arrays"]["status"] == "passed"
 
 
