@@ -26,8 +26,10 @@ from grader.results import TestResult, Visibility
 VISIBILITIES = get_args(Visibility)
 GRADER_BROKE = "The grader itself failed on this test; your instructor has been told. It is not your fault."
 #: Options every grader session runs with: plain asserts (no test source in messages),
-#: no conftest (nothing dropped next to the tests runs), no cache writes.
-PYTEST_ARGS = ("-p", "no:cacheprovider", "--assert=plain", "--noconftest", "--strict-markers")
+#: no conftest (nothing dropped next to the tests runs), no cache writes, and importlib
+#: imports (every assignment's graders are called test_hidden.py).
+PYTEST_ARGS = ("-p", "no:cacheprovider", "--assert=plain", "--noconftest", "--strict-markers",
+               "--import-mode=importlib")
 
 
 @dataclass(frozen=True)
