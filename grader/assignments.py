@@ -40,6 +40,22 @@ def list_assignments(*, root: Path | None = None) -> list[str]:
     return sorted(p.name for p in base.iterdir() if (p / HIDDEN_TESTS).is_file())
 
 
+def timeout(slug: str, *, root: Path | None = None) -> float | None:
+    """Seconds a submission may run, from ``timeout`` in solutions/<slug>/assignment.toml."""
+    import tomllib
+
+    path = solution_dir(slug, root=root) / "assignment.toml"
+    if not path.is_file():
+        return None
+    try:
+        value = tomllib.loads(path.read_text()).get("timeout")
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise GraderError(f"cannot read {path}: {exc}") from None
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value <= 0):
+        raise GraderError(f"{path}: timeout must be a positive number of seconds, got {value!r}")
+    return None if value is None else float(value)
+
+
 def hidden_tests(slug: str, *, root: Path | None = None) -> Path:
     path = solution_dir(slug, root=root) / HIDDEN_TESTS
     if not path.is_file():

@@ -52,8 +52,9 @@ def main() -> None:
 @click.option("-o", "--out", default="grades", show_default=True, type=click.Path(path_type=Path),
               help="Directory for grades.csv, report.html and per-student results.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Submissions graded in parallel [default: CPU count].")
-@click.option("--timeout", default=60.0, show_default=True, type=click.FloatRange(min=1),
-              help="Seconds one submission may run in the sandbox.")
+@click.option("--timeout", type=click.FloatRange(min=1),
+              help="Seconds one submission may run in the sandbox [default: the assignment's "
+                   "`timeout` in solutions/<slug>/assignment.toml, else 60].")
 @click.option("--force", is_flag=True, help="Grade again submissions that already have results.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with every result on stdout.")
 @click.option("--scheduler", metavar="ADDRESS",
@@ -63,7 +64,7 @@ def main() -> None:
 @click.option("--gradebook", metavar="URL",
               help="Also record the results in this nbgrader gradebook, e.g. sqlite:///course/gradebook.db.")
 @translate_errors
-def grade(paths: tuple[Path, ...], assignment: str | None, out: Path, jobs: int | None, timeout: float,
+def grade(paths: tuple[Path, ...], assignment: str | None, out: Path, jobs: int | None, timeout: float | None,
           force: bool, as_json: bool, unsafe: bool, gradebook: str | None = None,
           scheduler: str | None = None) -> None:
     """Grade notebook submissions with the hidden tests, in a sandbox, in parallel.

@@ -43,7 +43,7 @@ def default_jobs() -> int:
 
 
 def grade_paths(paths: Sequence[Path], *, assignment: str | None = None, out: Path = Path("grades"),
-                jobs: int | None = None, timeout: float = DEFAULT_TIMEOUT, force: bool = False,
+                jobs: int | None = None, timeout: float | None = None, force: bool = False,
                 unsafe: bool = False, progress: Progress | None = None,
                 gradebook: str | None = None, scheduler: str | None = None) -> list[SubmissionResult]:
     """Grade every submission under ``paths``; return this batch's results (skipped ones included).
@@ -66,8 +66,9 @@ def grade_paths(paths: Sequence[Path], *, assignment: str | None = None, out: Pa
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="dl101-") as workdir:
         submissions = discover(list(paths), workdir=Path(workdir), assignment=assignment)
-        plan = make_plan(submissions, assignment=assignment, out=out, force=force, unsafe=unsafe)
-        results = run_plan(plan, out=out, jobs=jobs or default_jobs(), timeout=timeout,
+        plan = make_plan(submissions, assignment=assignment, out=out, force=force, unsafe=unsafe,
+                         timeout=timeout)
+        results = run_plan(plan, out=out, jobs=jobs or default_jobs(), timeout=timeout or DEFAULT_TIMEOUT,
                            unsafe=unsafe, progress=progress, scheduler=scheduler)
     write_class_reports(load_results(out), out)
     batch = sorted(results + plan.skipped, key=lambda r: (r.assignment, r.student))
@@ -94,13 +95,14 @@ def require_sandbox() -> None:
         raise GraderError(f"cannot sandbox student code here: {problem}")
 
 
-def make_plan(submissions: list, *, assignment: str | None, out: Path, force: bool, unsafe: bool) -> Plan:
+def make_plan(submissions: list, *, assignment: str | None, out: Path, force: bool, unsafe: bool,
+              timeout: float | None = None) -> Plan:
     from grader.reports import load_results
 
     done = {} if force else {(r.assignment, r.student): r for r in load_results(out)}
     plan = Plan([], [], [])
     for sub in submissions:
-        item = plan_one(sub, assignment=assignment, unsafe=unsafe)
+        item = plan_one(sub, assignment=assignment, unsafe=unsafe, timeout=timeout)
         previous = done.get((item.assignment, item.student))
         if previous and previous.extra.get("fingerprint") == sub.fingerprint:
             plan.skipped.append(previous)
@@ -111,7 +113,7 @@ def make_plan(submissions: list, *, assignment: str | None, out: Path, force: bo
     return plan
 
 
-def plan_one(sub, *, assignment: str | None, unsafe: bool) -> Job | SubmissionResult:
+def plan_one(sub, *, assignment: str | None, unsafe: bool, timeout: float | None = None) -> Job | SubmissionResult:
     """A job for the sandbox, or the result itself when nothing needs to run."""
     from grader.loading import UnreadableSubmission, load_cells
 
@@ -137,7 +139,8 @@ def plan_one(sub, *, assignment: str | None, unsafe: bool) -> Job | SubmissionRe
         raise GraderError(f"cannot tell which assignment {sub.source} is for: pass -a/--assignment SLUG "
                           f"(known: {', '.join(assignments.list_assignments())})")
     check_assignment(slug)
-    return Job(student=sub.student, assignment=slug, cells=notebook.cells, meta=meta)
+    return Job(student=sub.student, assignment=slug, cells=notebook.cells, meta=meta,
+               timeout=timeout or assignments.timeout(slug))
 
 
 def _is_quiz(slug: str) -> bool:

@@ -39,7 +39,8 @@ from grader.results import SubmissionResult
 
 CONFIG_NAME = "assignment.toml"
 DAY = 86400.0
-_KEYS = {"due", "grace_minutes", "late_per_day", "max_late_days", "curve", "extensions"}
+_KEYS = {"due", "grace_minutes", "late_per_day", "max_late_days", "curve", "extensions",
+         "timeout"}  # timeout: read by grader.assignments.timeout
 
 
 @dataclass(frozen=True)

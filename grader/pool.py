@@ -115,10 +115,9 @@ class RunnerPool:
             self.selector.unregister(runner.proc.stdout)  # type: ignore[arg-type]
         runner.kill()
 
-    @property
-    def hard_timeout(self) -> float:
+    def hard_timeout(self, job: Job) -> float:
         """Past this a submission's runner is killed: the sandbox's own limits have failed."""
-        return 2 * self.timeout + 30
+        return 2 * (job.timeout or self.timeout) + 30
 
     def grade(self, jobs: Iterable[Job]) -> Iterator[SubmissionResult]:
         pending = deque(jobs)
@@ -131,7 +130,8 @@ class RunnerPool:
         while pending or any(r.job for r in self.runners):
             for runner in self.runners:
                 if runner.ready and runner.job is None and pending:
-                    runner.send(pending.popleft(), self.hard_timeout)
+                    job = pending.popleft()
+                    runner.send(job, self.hard_timeout(job))
             yield from self._wait()
 
     def grade_one(self, job: Job) -> SubmissionResult:

@@ -39,6 +39,8 @@ class Job:
     assignment: str
     cells: list[str]
     meta: dict[str, Any] = field(default_factory=dict)
+    #: Seconds this submission may run in the sandbox (None: the runner's default).
+    timeout: float | None = None
 
 
 class RestartingStudent:
@@ -95,7 +97,7 @@ class StreamLoop:
         self.slot, self.unsafe, self.timeout = slot, unsafe, timeout
         self.student: RestartingStudent | None = None
         self.plugin = GraderPlugin(lambda: self.student)
-        self.workers: dict[tuple[str, ...], Any] = {}
+        self.workers: dict[tuple[tuple[str, ...], float], Any] = {}
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> bool:
@@ -114,20 +116,20 @@ class StreamLoop:
                 worker.close()
         return True
 
-    def worker(self, assignment: str) -> Any:
+    def worker(self, job: Job) -> Any:
+        """A warm sandbox for this job's preloads and time budget, started on first use."""
         from grader.sandbox import Limits, Worker
 
-        preload = PRELOAD.get(assignment, ("numpy",))
-        if preload not in self.workers:
-            limits = Limits(session_wall=self.timeout)
-            worker = Worker(slot=self.slot, unsafe=self.unsafe, preload=preload, limits=limits)
+        key = (PRELOAD.get(job.assignment, ("numpy",)), job.timeout or self.timeout)
+        if key not in self.workers:
+            worker = Worker(slot=self.slot, unsafe=self.unsafe, preload=key[0], limits=Limits(session_wall=key[1]))
             worker.start()
-            self.workers[preload] = worker
-        return self.workers[preload]
+            self.workers[key] = worker
+        return self.workers[key]
 
     def grade(self, job: Job, items: list[pytest.Item]) -> SubmissionResult:
         start = time.perf_counter()
-        worker = self.worker(job.assignment)
+        worker = self.worker(job)
         self.student = RestartingStudent(lambda: worker.session(job.cells))
         try:
             for item in items:

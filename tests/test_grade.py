@@ -119,11 +119,12 @@ def test_rerun_skips_graded_submissions_unless_forced(course, submissions):
 
 
 def test_a_notebook_that_never_finishes_times_out_alone(course):
+    (course / "course" / "solutions" / "toy" / "assignment.toml").write_text("timeout = 2\n")
     subs = course / "subs"
     subs.mkdir()
     (subs / "loop.ipynb").write_text(notebook("def add(a, b):\n    return a + b", "while True:\n    pass"))
     (subs / "ok.ipynb").write_text(notebook("def add(a, b):\n    return a + b"))
-    result = grade(subs, "-o", course / "grades", "--timeout", "2", "--json")
+    result = grade(subs, "-o", course / "grades", "--json")  # the assignment's own 2 s budget
     assert result.exit_code == 0, result.stderr
     by_student = {r["student"]: r for r in json.loads(result.stdout)["results"]}
     assert by_student["loop"]["status"] == "timeout"
