@@ -38,7 +38,7 @@ def grade(pytester, source, namespace):
 
 def run_add(body):
     namespace = {}
-    exec(f"def add(a, b):\n    {body}", namespace)
+    exec(f"def add(a, b):\n    {body}", namespace)  # noqa: S102 (test code, not a student's)
     return namespace
 
 
