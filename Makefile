@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml Makefile scripts/setup.sh
 	@bash scripts/setup.sh
 	@touch $(STAMP)
 

@@ -130,10 +130,10 @@ class Encoder:
             out = {}
             for k, v in dict.items(obj):
                 if type(k) is not str:
-                    raise Unsupported(f"a dict with a key of type {_type_name(k)}")
+                    raise Unsupported(f"a dict with a key of type {type_name(k)}")
                 out[k] = self.encode(v, depth + 1)
             return {"D": out}
-        raise Unsupported(f"an object of type {_type_name(obj)}")
+        raise Unsupported(f"an object of type {type_name(obj)}")
 
     def _add(self, arr: np.ndarray) -> int:
         dt = arr.dtype
@@ -149,7 +149,8 @@ class Encoder:
         return len(self.arrays) - 1
 
 
-def _type_name(obj: Any) -> str:
+def type_name(obj: Any) -> str:
+    """The name of ``obj``'s type for a student message ("Foo", "numpy.matrix")."""
     t = type(obj)
     name = getattr(t, "__qualname__", None) or getattr(t, "__name__", None) or "?"
     if not isinstance(name, str):

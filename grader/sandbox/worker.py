@@ -540,6 +540,7 @@ class _Child:
     """Runs the cells and answers calls on the protocol socket (fd 3)."""
 
     def __init__(self, sock_fd: int, cfg: dict[str, Any]):
+        self.cfg = cfg
         self.sock = socket.socket(fileno=sock_fd)
         budget = _Budget(int(cfg["limits"]["output"]) + 64)
         sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115
@@ -616,7 +617,7 @@ class _Child:
         kwargs = protocol.decode(header["kwargs"], arrays)
         del arrays
         if op == "harness":
-            label = f"{name}.{header['function']}"
+            label = f"{name.rsplit('.', 1)[-1]}.{header['function']}"
             try:
                 fn = getattr(importlib.import_module(name), header["function"])
                 result = fn(self.ns, *args, **kwargs)
@@ -630,7 +631,7 @@ class _Child:
                 return
             fn = self.ns[name]
             if not callable(fn):
-                what = protocol._type_name(fn)
+                what = protocol.type_name(fn)
                 self._error(rid, "exception", f"{name} is not a function (it is a {what})")
                 return
             try:
@@ -646,6 +647,13 @@ class _Child:
             return
         except BaseException as exc:
             self._error(rid, "badreturn", f"{label} returned a value that could not be read ({describe(exc)})")
+            return
+        size = sum(memoryview(b).nbytes for b in buffers)
+        limit = int(self.cfg["limits"]["max_frame"])
+        if size > limit:
+            self._error(
+                rid, "badreturn", f"{label} returned {size >> 20} MiB; the limit is {limit >> 20} MiB"
+            )
             return
         self._flush_output()
         for buf in buffers:
