@@ -195,8 +195,10 @@ def test_zygote_and_its_control_socket_are_out_of_reach(worker):
 
 def test_previous_student_files_are_gone(worker):
     with worker.session(
-        ["open('/tmp/answers.txt', 'w').write('42')\nopen('mine.txt', 'w').write('x')\n"
-         "import os\nos.makedirs('/tmp/deep/locked')\nos.chmod('/tmp/deep', 0)\n"]  # fmt: skip
+        [
+            "open('/tmp/answers.txt', 'w').write('42')\nopen('mine.txt', 'w').write('x')\n"
+            "import os\nos.makedirs('/tmp/deep/locked')\nos.chmod('/tmp/deep', 0)\n"
+        ]  # fmt: skip
     ) as s:
         assert s.cells[0].ok, s.cells[0].error
     found = attack(
@@ -356,7 +358,11 @@ def test_exponential_fork_bomb_in_a_cell_dies_with_the_session():
     limits = Limits(session_wall=1.5, nproc=16, cpu=10)
     with Worker(slot=12, limits=limits) as w:
         t = time.monotonic()
-        with w.session(["import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"]) as s:
+        with w.session(
+            [
+                "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
+            ]
+        ) as s:
             assert not s.alive and s.timed_out
             assert "time budget" in s.cells[0].error
             with pytest.raises(StudentTimeout):
@@ -392,8 +398,10 @@ def test_a_huge_file_stops_at_the_size_limit(worker):
 def test_output_bomb_is_capped(worker):
     t = time.monotonic()
     with worker.session(
-        ["print('x' * 10**7)\nfor i in range(10**5):\n    print(i)\n",
-         "import os\nfor _ in range(300):\n    os.write(1, b'y' * 65536)\n"]  # fmt: skip
+        [
+            "print('x' * 10**7)\nfor i in range(10**5):\n    print(i)\n",
+            "import os\nfor _ in range(300):\n    os.write(1, b'y' * 65536)\n",
+        ]  # fmt: skip
     ) as s:
         assert all(c.ok for c in s.cells)
         out = s.output
@@ -403,10 +411,25 @@ def test_output_bomb_is_capped(worker):
     serves(worker)
 
 
+def test_endless_raw_output_cannot_outlast_the_call_timeout(worker):
+    t = time.monotonic()
+    with worker.session(
+        ["import os\ndef attack():\n    while True:\n        os.write(2, b'z' * 65536)\n"]
+    ) as s:
+        with pytest.raises(StudentTimeout):
+            s.call("attack", timeout=1)
+        out = s.output
+    assert time.monotonic() - t < 6
+    assert out.startswith("zzz") and out.endswith("[output truncated]")
+    serves(worker)
+
+
 def test_fd_exhaustion_does_not_break_the_protocol(worker):
     with worker.session(
-        ["files = []\ntry:\n    while True:\n        files.append(open('/dev/null'))\nexcept OSError as e:\n    err = e.errno\n",
-         "def count():\n    return len(files), err\n"]  # fmt: skip
+        [
+            "files = []\ntry:\n    while True:\n        files.append(open('/dev/null'))\nexcept OSError as e:\n    err = e.errno\n",
+            "def count():\n    return len(files), err\n",
+        ]  # fmt: skip
     ) as s:
         assert all(c.ok for c in s.cells)
         n, err = s.call("count")
@@ -438,9 +461,11 @@ def test_daemonized_survivor_does_not_outlive_the_session(worker):
 
 def test_threads_still_running_after_return_are_killed(worker):
     with worker.session(
-        ["import threading, time\n"
-         "def spin():\n    while True:\n        open('/tmp/late', 'a').write('x')\n        time.sleep(0.01)\n"
-         "def attack():\n    threading.Thread(target=spin, daemon=False).start()\n    return 1\n"]  # fmt: skip
+        [
+            "import threading, time\n"
+            "def spin():\n    while True:\n        open('/tmp/late', 'a').write('x')\n        time.sleep(0.01)\n"
+            "def attack():\n    threading.Thread(target=spin, daemon=False).start()\n    return 1\n"
+        ]  # fmt: skip
     ) as s:
         assert s.call("attack") == 1
         assert s.call("attack") == 1
@@ -520,11 +545,20 @@ def test_forged_frames_on_the_protocol_descriptor(worker, kind):
     "source, what",
     [
         ("import numpy as np\nret = np.array([1, 'a'], dtype=object)", "dtype object"),
-        ("class Evil:\n    def __reduce__(self):\n        return (print, ('pwned',))\nret = Evil()", "Evil"),
-        ("class Eq:\n    def __eq__(self, o):\n        return True\n    def __array__(self, *a, **k):\n"
-         "        import numpy as np\n        return np.zeros(3)\nret = Eq()", "Eq"),
-        ("import numpy as np\nclass Sub(np.ndarray):\n    def __eq__(self, o):\n        return True\n"
-         "ret = np.zeros(3).view(Sub)", "Sub"),
+        (
+            "class Evil:\n    def __reduce__(self):\n        return (print, ('pwned',))\nret = Evil()",
+            "Evil",
+        ),
+        (
+            "class Eq:\n    def __eq__(self, o):\n        return True\n    def __array__(self, *a, **k):\n"
+            "        import numpy as np\n        return np.zeros(3)\nret = Eq()",
+            "Eq",
+        ),
+        (
+            "import numpy as np\nclass Sub(np.ndarray):\n    def __eq__(self, o):\n        return True\n"
+            "ret = np.zeros(3).view(Sub)",
+            "Sub",
+        ),
         ("import numpy as np\nret = (1, [np.zeros(2), {1, 2}])", "set"),
         ("ret = {1: 2}", "key of type int"),
         ("ret = lambda: 0", "function"),
@@ -577,7 +611,11 @@ def test_killing_the_parent_zygote_or_init_is_refused(worker):
             return out
         """,
     )
-    assert found == {"ppid": "PermissionError", "init": "PermissionError", "zygote": "PermissionError"}
+    assert found == {
+        "ppid": "PermissionError",
+        "init": "PermissionError",
+        "zygote": "PermissionError",
+    }
     restarts = worker.restarts
     serves(worker)
     assert worker.restarts == restarts

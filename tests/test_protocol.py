@@ -45,7 +45,11 @@ def same(a, b) -> bool:
     if type(a) is not type(b):
         return False
     if isinstance(a, np.ndarray):
-        return a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
+        return (
+            a.dtype == b.dtype
+            and a.shape == b.shape
+            and np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
+        )
     if isinstance(a, np.generic):
         return a.dtype == b.dtype and (a == b or (a != a and b != b))
     if isinstance(a, float):
@@ -116,8 +120,17 @@ def test_special_floats_in_arrays_and_layouts():
 
 @pytest.mark.parametrize(
     "scalar",
-    [np.float32(1.5), np.float64(-2.0), np.int8(-3), np.uint64(2**64 - 1), np.bool_(True),
-     np.complex64(1 + 2j), np.str_("hé"), np.float16(0.5), np.float64("nan")],  # fmt: skip
+    [
+        np.float32(1.5),
+        np.float64(-2.0),
+        np.int8(-3),
+        np.uint64(2**64 - 1),
+        np.bool_(True),
+        np.complex64(1 + 2j),
+        np.str_("hé"),
+        np.float16(0.5),
+        np.float64("nan"),
+    ],  # fmt: skip
 )
 def test_numpy_scalars_come_back_as_numpy_scalars(scalar):
     got = roundtrip(scalar)

@@ -62,7 +62,9 @@ def test_sandbox_problem_names_the_fix(monkeypatch):
         monkeypatch.undo()
 
         bwrap.sandbox_problem.cache_clear()
-        failing = subprocess.CompletedProcess([], 1, b"", b"bwrap: setting up uid map: Permission denied")
+        failing = subprocess.CompletedProcess(
+            [], 1, b"", b"bwrap: setting up uid map: Permission denied"
+        )
         monkeypatch.setattr(bwrap.subprocess, "run", lambda *a, **k: failing)
         monkeypatch.setattr(bwrap.os, "geteuid", lambda: 1000)
         monkeypatch.setattr(bwrap.os.path, "realpath", lambda p: "/home/me/venv/bin/python3")
@@ -89,7 +91,14 @@ def test_command_line_binds_only_what_the_worker_needs():
         assert flag in args
     assert "--bind" not in args and "--dev-bind" not in args  # nothing of the host is writable
     sources = [args[i + 1] for i, a in enumerate(args) if a == "--ro-bind"]
-    allowed = {"/usr", "/etc/ld.so.cache", "/dev/null", layout.prefix, layout.grader_dir, *layout.site_dirs}
+    allowed = {
+        "/usr",
+        "/etc/ld.so.cache",
+        "/dev/null",
+        layout.prefix,
+        layout.grader_dir,
+        *layout.site_dirs,
+    }
     assert set(sources) <= allowed, set(sources) - allowed
     assert repo not in sources and not any(src in (repo, "/work", "/") for src in sources)
     caps = [args[i + 1] for i, a in enumerate(args) if a == "--cap-add"]
@@ -133,7 +142,9 @@ def test_cells_run_in_order_and_a_failing_cell_does_not_stop_the_rest(worker):
 
 
 def test_cells_are_compiled_as_cell_files_and_the_namespace_is_fresh(worker):
-    with worker.session(["import inspect\ndef where():\n    return inspect.currentframe().f_code.co_filename"]) as s:
+    with worker.session(
+        ["import inspect\ndef where():\n    return inspect.currentframe().f_code.co_filename"]
+    ) as s:
         assert s.call("where") == "<cell 0>"
     with worker.session(["pass"]) as s:
         assert not s.defined("where")
@@ -155,7 +166,24 @@ VALUES = [
     (1, 2), [1, (2, 3)], {"a": (1,), "b": [2.0]}, ((0, 1), (1, 0)),
     np.float32(1.5), np.int64(-4), np.bool_(False), np.str_("same"), np.complex128(1j),
 ]  # fmt: skip
-DTYPES = ["?", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f2", "f4", "f8", "c8", "c16", "U5", ">f8"]
+DTYPES = [
+    "?",
+    "i1",
+    "i2",
+    "i4",
+    "i8",
+    "u1",
+    "u2",
+    "u4",
+    "u8",
+    "f2",
+    "f4",
+    "f8",
+    "c8",
+    "c16",
+    "U5",
+    ">f8",
+]
 
 
 def test_every_type_crosses_both_ways_unchanged(worker):
@@ -178,7 +206,9 @@ def test_every_type_crosses_both_ways_unchanged(worker):
 
 
 def test_nan_and_shapes_survive(worker):
-    with worker.session(["import numpy as np\ndef f(x):\n    return x * np.nan, x.shape, x.sum()\n"]) as s:
+    with worker.session(
+        ["import numpy as np\ndef f(x):\n    return x * np.nan, x.shape, x.sum()\n"]
+    ) as s:
         y, shape, total = s.call("f", np.ones((2, 28, 28, 3), dtype=np.float32))
         assert np.isnan(y).all() and y.dtype == np.float32
         assert shape == (2, 28, 28, 3)
@@ -232,25 +262,47 @@ def test_student_exceptions_name_type_message_and_the_students_line(worker):
         with pytest.raises(StudentException) as info:
             s.call("conv2d", np.zeros((2, 2)), np.zeros(1))
         assert str(info.value) == "ValueError: bad shape (in _check, line 5)"
-        with pytest.raises(StudentException, match=r"^ValueError: shapes \(2,\) and \(3,\) .*\(in uses_numpy, line 13\)$"):
+        with pytest.raises(
+            StudentException,
+            match=r"^ValueError: shapes \(2,\) and \(3,\) .*\(in uses_numpy, line 13\)$",
+        ):
             s.call("uses_numpy", np.zeros(2), np.zeros(3))
         with pytest.raises(StudentException) as info:
             s.call("multiline")
         msg = str(info.value)
         assert "\n" not in msg and msg.startswith("RuntimeError: first line second line")
         assert len(msg) < 400 and "worker" not in msg and "grader" not in msg
-        with pytest.raises(StudentException, match=r"^Weird: <message unavailable> \(in weird, line 23\)$"):
+        with pytest.raises(
+            StudentException, match=r"^Weird: <message unavailable> \(in weird, line 23\)$"
+        ):
             s.call("weird")
-        with pytest.raises(StudentException, match="^TypeError: conv2d\\(\\) got an unexpected keyword argument 'stride'$"):
+        with pytest.raises(
+            StudentException,
+            match="^TypeError: conv2d\\(\\) got an unexpected keyword argument 'stride'$",
+        ):
             s.call("conv2d", 1, 2, stride=2)
         with pytest.raises(StudentException, match="^missing is not defined in your notebook$"):
             s.call("missing")
         with pytest.raises(StudentException, match="^not_a_function is not a function"):
             s.call("not_a_function")
-        with pytest.raises(BadReturn, match="^bad returned an object of type object; expected numbers or arrays"):
+        with pytest.raises(
+            BadReturn, match="^bad returned an object of type object; expected numbers or arrays"
+        ):
             s.call("bad")
         assert s.alive  # none of these harms the session
         assert s.call("conv2d", np.zeros((1, 1, 1, 1)), 0).shape == (1, 1, 1, 1)
+
+
+def test_results_over_the_frame_cap_are_bad_returns():
+    with Worker(slot=26, limits=Limits(max_frame=1 << 20)) as w:
+        with w.session(
+            [
+                "import numpy as np\ndef big():\n    return np.zeros(1 << 18)\ndef small():\n    return 1"
+            ]
+        ) as s:
+            with pytest.raises(BadReturn, match="^big returned 2 MiB; the limit is 1 MiB$"):
+                s.call("big")
+            assert s.alive and s.call("small") == 1
 
 
 def test_defined(worker):
@@ -262,7 +314,9 @@ def test_defined(worker):
 
 
 def test_call_timeout_kills_the_session(worker):
-    with worker.session(["import time\ndef slow():\n    time.sleep(30)\ndef fast():\n    return 1"]) as s:
+    with worker.session(
+        ["import time\ndef slow():\n    time.sleep(30)\ndef fast():\n    return 1"]
+    ) as s:
         assert s.call("fast") == 1
         t = time.monotonic()
         with pytest.raises(StudentTimeout, match="^slow did not finish within 0.5 s$"):
@@ -323,7 +377,9 @@ def test_crash_kinds_are_named(worker):
 
 
 def test_output_is_captured_and_capped(worker):
-    with worker.session(["print('a' * 3000)", "def talk():\n    print('b' * 3000)\n    return 1"]) as s:
+    with worker.session(
+        ["print('a' * 3000)", "def talk():\n    print('b' * 3000)\n    return 1"]
+    ) as s:
         assert s.output == "a" * 3000 + "\n"
         assert s.call("talk") == 1
         out = s.output
@@ -362,7 +418,9 @@ def identity():
 
 
 def test_numpy_is_usable_and_deterministic(worker):
-    src = "import numpy as np\ndef r():\n    return np.random.rand(3), np.linalg.inv(np.eye(3) * 2)\n"
+    src = (
+        "import numpy as np\ndef r():\n    return np.random.rand(3), np.linalg.inv(np.eye(3) * 2)\n"
+    )
     with worker.session([src]) as s:
         first, inv = s.call("r")
     with worker.session([src]) as s:
@@ -395,13 +453,17 @@ def harness_worker(tmp_path, monkeypatch):
 
 
 def test_run_harness_calls_trusted_code_with_the_namespace(harness_worker):
-    cells = ["import numpy as np\ndef predict(x):\n    return x + 1\ndef build_model():\n    raise ValueError('no model')\n"]
+    cells = [
+        "import numpy as np\ndef predict(x):\n    return x + 1\ndef build_model():\n    raise ValueError('no model')\n"
+    ]
     with harness_worker.session(cells) as s:
         got = s.run_harness("echo_lab", "predict_with", np.arange(3.0), scale=2.0)
         np.testing.assert_array_equal(got, [2.0, 4.0, 6.0])
         got = s.run_harness("grader.harness.echo_lab", "predict_with", np.zeros(2))
         np.testing.assert_array_equal(got, [1.0, 1.0])
-        with pytest.raises(StudentException, match=r"ValueError: no model \(in build_model, line 5\)"):
+        with pytest.raises(
+            StudentException, match=r"ValueError: no model \(in build_model, line 5\)"
+        ):
             s.run_harness("echo_lab", "broken")
         with pytest.raises(StudentException, match="ModuleNotFoundError"):
             s.run_harness("no_such_lab", "f")
@@ -430,7 +492,9 @@ def test_close_leaves_nothing_and_workers_get_their_own_uids():
     with a, b:
         assert a.uid != b.uid
         bwrap_pid = a._proc.pid
-        with a.session(["import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(60)\n"]):
+        with a.session(
+            ["import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(60)\n"]
+        ):
             pass
         s = b.session(["import time"])
         assert s.alive
@@ -447,7 +511,9 @@ def _zygote_host_pid(worker: Worker) -> int:
         try:
             cmd = (proc / "cmdline").read_bytes()
             nspid = next(
-                line for line in (proc / "status").read_text().splitlines() if line.startswith("NSpid:")
+                line
+                for line in (proc / "status").read_text().splitlines()
+                if line.startswith("NSpid:")
             )
         except (OSError, StopIteration):
             continue
@@ -497,7 +563,9 @@ def test_a_hung_zygote_is_killed_and_replaced(monkeypatch):
         t = time.monotonic()
         s.close()
         assert time.monotonic() - t < 3
-        assert not Path(f"/proc/{zygote}").exists() or "Z" in Path(f"/proc/{zygote}/stat").read_text()
+        assert (
+            not Path(f"/proc/{zygote}").exists() or "Z" in Path(f"/proc/{zygote}/stat").read_text()
+        )
         with w.session(["def f():\n    return 4"]) as s:
             assert s.call("f") == 4
         assert w.restarts == 1
@@ -510,11 +578,17 @@ def test_a_hung_zygote_is_killed_and_replaced(monkeypatch):
 def test_unsafe_mode_runs_without_bubblewrap():
     with Worker(unsafe=True, limits=Limits(call_timeout=1.0)) as w:
         assert w.uid is None
-        with w.session(["import numpy as np\nimport os\ndef f(x):\n    return x * 2, os.environ['DL101_GRADING']"]) as s:
+        with w.session(
+            [
+                "import numpy as np\nimport os\ndef f(x):\n    return x * 2, os.environ['DL101_GRADING']"
+            ]
+        ) as s:
             y, flag = s.call("f", np.arange(3))
             np.testing.assert_array_equal(y, [0, 2, 4])
             assert flag == "1"
-        with w.session(["import time, os\ndef slow():\n    time.sleep(10)\ndef die():\n    os._exit(5)"]) as s:
+        with w.session(
+            ["import time, os\ndef slow():\n    time.sleep(10)\ndef die():\n    os._exit(5)"]
+        ) as s:
             with pytest.raises(StudentTimeout):
                 s.call("slow")
         with w.session(["import os\ndef die():\n    os._exit(5)"]) as s:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import site
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 INSIDE = "/opt/dl101"
@@ -57,15 +58,17 @@ class Layout:
     prefix: str  # its installation prefix
     site_dirs: list[str]  # host site-packages directories, in sys.path order
     grader_dir: str  # host path of the ``grader`` package
-    inside_path: list[str] = field(default_factory=list)  # sys.path additions inside
 
     @classmethod
     def current(cls) -> Layout:
         python = os.path.realpath(sys.executable)
         prefix = os.path.realpath(sys.base_prefix)
+        user_site = site.getusersitepackages() if hasattr(site, "getusersitepackages") else ""
         site_dirs = []
         for p in sys.path:
             name = os.path.basename(p.rstrip("/"))
+            if p == user_site:  # the user's own ~/.local packages stay out
+                continue
             if name in ("site-packages", "dist-packages") and os.path.isdir(p):
                 real = os.path.realpath(p)
                 if real not in site_dirs:

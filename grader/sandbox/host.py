@@ -144,7 +144,7 @@ class Worker:
 
     @property
     def mode(self) -> str:
-        """"root" (per-slot uid), "userns" (unprivileged bubblewrap) or "unsafe"."""
+        """ "root" (per-slot uid), "userns" (unprivileged bubblewrap) or "unsafe"."""
         if self.unsafe:
             return "unsafe"
         return "root" if os.geteuid() == 0 else "userns"
@@ -364,7 +364,9 @@ class Worker:
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
         try:
-            self._ctrl_request({"op": "spawn", "sid": self._sid, "env": env}, (theirs.fileno(), out_w))
+            self._ctrl_request(
+                {"op": "spawn", "sid": self._sid, "env": env}, (theirs.fileno(), out_w)
+            )
         except _Gone:
             mine.close()
             os.close(out_r)
@@ -377,7 +379,9 @@ class Worker:
     def _end(self, sid: int, grace: float) -> dict[str, Any] | None:
         """Kill the session's processes; the child's wait status, or None if unknown."""
         try:
-            reply = self._ctrl_request({"op": "end", "sid": sid, "grace": grace}, timeout=_END_TIMEOUT)
+            reply = self._ctrl_request(
+                {"op": "end", "sid": sid, "grace": grace}, timeout=_END_TIMEOUT
+            )
         except (_Gone, GraderError):
             self._kill_sandbox()  # hung or dead: the next session restarts it
             return None
@@ -494,8 +498,7 @@ class Session:
     def _dead_error(self) -> Exception:
         if self._wall_spent:
             return StudentTimeout(
-                f"not run: the notebook used up its time budget "
-                f"({self._limits.session_wall:g} s)"
+                f"not run: the notebook used up its time budget ({self._limits.session_wall:g} s)"
             )
         return StudentCrash(f"not run: {self.reason or 'the session is closed'}")
 
@@ -686,12 +689,14 @@ class Session:
         return buf
 
     def _read(self, deadline: float):
-        return protocol.read_frame(
-            lambda n: self._recv_exact(n, deadline), self._limits.max_frame
-        )
+        return protocol.read_frame(lambda n: self._recv_exact(n, deadline), self._limits.max_frame)
 
     def _drain(self) -> None:
-        while self._out_open:
+        """Read what the child wrote to its stdout/stderr (at most 1 MiB per call, so that
+        a child writing without end cannot keep us from our deadline)."""
+        for _ in range(16):
+            if not self._out_open:
+                return
             try:
                 data = os.read(self._out_fd, 1 << 16)
             except BlockingIOError:
@@ -899,4 +904,3 @@ def _claim_uid(slot: int) -> tuple[int, int]:
             continue
         return uid, fd
     raise GraderError(f"no free uid for sandbox slot {slot} (is another grader using it?)")
-

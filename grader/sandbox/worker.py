@@ -643,16 +643,24 @@ class _Child:
         try:
             buffers = protocol.frame({"op": "ok", "id": rid}, v=result)
         except protocol.Unsupported as exc:
-            self._error(rid, "badreturn", f"{label} returned {exc.what}; expected numbers or arrays")
+            self._error(
+                rid, "badreturn", f"{label} returned {exc.what}; expected numbers or arrays"
+            )
             return
         except BaseException as exc:
-            self._error(rid, "badreturn", f"{label} returned a value that could not be read ({describe(exc)})")
+            self._error(
+                rid,
+                "badreturn",
+                f"{label} returned a value that could not be read ({describe(exc)})",
+            )
             return
         size = sum(memoryview(b).nbytes for b in buffers)
         limit = int(self.cfg["limits"]["max_frame"])
         if size > limit:
             self._error(
-                rid, "badreturn", f"{label} returned {size >> 20} MiB; the limit is {limit >> 20} MiB"
+                rid,
+                "badreturn",
+                f"{label} returned {size >> 20} MiB; the limit is {limit >> 20} MiB",
             )
             return
         self._flush_output()
