@@ -33,6 +33,13 @@ START_TIMEOUT = 180.0
 MAX_LINE = 16 << 20
 
 
+def log_tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
 class Runner:
     def __init__(self, slot: int, slugs: list[str], *, unsafe: bool, timeout: float, log: IO[bytes],
                  die_with_parent: bool = False) -> None:
@@ -165,7 +172,8 @@ class RunnerPool:
         job, was_ready = runner.job, runner.ready
         self._drop(runner)
         if not was_ready:
-            raise GraderError(f"a grading process failed to start ({reason}); see {self.log.name}")
+            raise GraderError(f"a grading process failed to start ({reason}); the end of {self.log.name}:\n"
+                              + log_tail(Path(self.log.name)))
         if job is not None:
             yield SubmissionResult(student=job.student, assignment=job.assignment, status=status,
                                    output=f"Not graded: {reason}.", unsafe=self.unsafe,
