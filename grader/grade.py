@@ -12,6 +12,7 @@ import os
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -150,9 +151,14 @@ def _is_quiz(slug: str) -> bool:
 
 
 def grade_quiz(sub, slug: str) -> SubmissionResult:
-    from grader import quiz
+    """A quiz runs no code. Its key is in the feedback only once the quiz is due (if it has a
+    due date in solutions/<quiz>/assignment.toml)."""
+    from grader import late, quiz
 
-    result = quiz.grade_quiz_submission(sub.read_bytes(), name=sub.path.name, student=sub.student, quiz_id=slug)
+    policy = late.load_policy(slug)
+    reveal = policy is None or datetime.now(UTC) >= policy.due_for(sub.student)
+    result = quiz.grade_quiz_submission(sub.read_bytes(), name=sub.path.name, student=sub.student, quiz_id=slug,
+                                        reveal=reveal)
     result.source, result.submitted_at = sub.source, sub.submitted_at
     result.extra["fingerprint"] = sub.fingerprint
     return result

@@ -271,3 +271,23 @@ def test_dl101_grade_end_to_end(release, tmp_path, monkeypatch):
     assert rows["s001"]["score"] == rows["s001"]["max_score"] == total
     assert rows["s002"]["score"] == total - 1 and rows["s002"]["status"] == "graded"
     assert Path(tmp_path / "grades" / "grades.csv").exists()
+
+
+@pytest.mark.parametrize(("due", "revealed"), [("2999-01-01T00:00:00+00:00", False),
+                                                ("2000-01-01T00:00:00+00:00", True)])
+def test_dl101_grade_reveals_the_key_only_after_the_quiz_is_due(release, tmp_path, monkeypatch, due, revealed):
+    from grader.cli import main
+
+    course = tmp_path / "course"
+    (course / "solutions" / QUIZ).mkdir(parents=True)
+    (course / "solutions" / QUIZ / "assignment.toml").write_text(f'due = "{due}"\n')
+    monkeypatch.setenv("DL101_ROOT", str(course))
+    monkeypatch.setenv(variants.SECRET_ENV, SECRET.decode())
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    (subs / "s001.json").write_text(json.dumps(key_of("s001") | {"conv_valid": [0, 0, 0]}))
+    result = CliRunner().invoke(main, ["grade", str(subs), "-a", QUIZ, "-o", str(tmp_path / "grades"), "--json"])
+    assert result.exit_code == 0, result.output
+    wrong = [t for t in json.loads(result.stdout)["results"][0]["tests"] if t["status"] == "failed"]
+    assert len(wrong) == 1
+    assert ("Expected:" in wrong[0]["output"]) == revealed, wrong[0]["output"]
