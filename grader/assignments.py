@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from grader.errors import GraderError
 
 HIDDEN_TESTS = "tests/test_hidden.py"
 PUBLIC_TESTS = "tests/test_public.py"
+#: What an assignment slug may look like: one plain path component. Slugs also come from a
+#: notebook's metadata, which the student controls ("../../x", "/abs/path" must never name
+#: a file: the hidden tests found there would run in the trusted grader).
+_SLUG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
 
 
 def repo_root() -> Path:
@@ -56,9 +61,14 @@ def timeout(slug: str, *, root: Path | None = None) -> float | None:
     return None if value is None else float(value)
 
 
+def is_slug(slug: object) -> bool:
+    """Whether ``slug`` is a plain name (not whether such an assignment exists)."""
+    return isinstance(slug, str) and _SLUG.fullmatch(slug) is not None
+
+
 def hidden_tests(slug: str, *, root: Path | None = None) -> Path:
     path = solution_dir(slug, root=root) / HIDDEN_TESTS
-    if not path.is_file():
+    if not is_slug(slug) or not path.is_file():
         known = ", ".join(list_assignments(root=root)) or "none"
         raise GraderError(f"unknown assignment {slug!r}: no {path} (known: {known})")
     return path

@@ -135,7 +135,22 @@ def plan_one(sub, *, assignment: str | None, unsafe: bool, timeout: float | None
         notebook = load_cells(sub.read_bytes(), name=sub.path.name)
     except UnreadableSubmission as exc:
         return result("unreadable", str(exc))
-    slug = slug or notebook.assignment
+    if not slug and notebook.assignment:
+        # The notebook's own claim: its metadata is the student's to edit. Never a path, and
+        # a claim we cannot honour is this submission's problem, not the batch's.
+        claimed = notebook.assignment
+        if _is_quiz(claimed):
+            slug = claimed
+            try:
+                return grade_quiz(sub, claimed)
+            except UnreadableSubmission as exc:
+                return result("unreadable", str(exc))
+        if claimed not in assignments.list_assignments():
+            return result("unreadable", f"the notebook's metadata says it is for the assignment {claimed[:80]!r}, "
+                                        f"which this course does not have (known: "
+                                        f"{', '.join(assignments.list_assignments())}): grade it with "
+                                        f"-a/--assignment SLUG")
+        slug = claimed
     if not slug:
         raise GraderError(f"cannot tell which assignment {sub.source} is for: pass -a/--assignment SLUG "
                           f"(known: {', '.join(assignments.list_assignments())})")
@@ -169,8 +184,9 @@ def run_plan(plan: Plan, *, out: Path, jobs: int, timeout: float, unsafe: bool,
     from grader import late
     from grader.pool import RunnerPool
     from grader.reports import write_student_reports
+    from grader.reports.classreport import preload_plotting
 
-    if plan.jobs and not unsafe:
+    if plan.jobs and not unsafe and not scheduler:  # a Dask cluster's workers check their own
         require_sandbox()  # only student code needs one: quizzes and unreadable files do not
     total = len(plan.jobs) + len(plan.ready)
     results: list[SubmissionResult] = []
@@ -196,7 +212,9 @@ def run_plan(plan: Plan, *, out: Path, jobs: int, timeout: float, unsafe: bool,
         else:
             pool = RunnerPool(slugs, jobs=jobs, unsafe=unsafe, timeout=timeout, log_path=out / "grader.log")
         with pool:
-            for result in pool.grade(plan.jobs):
+            for n, result in enumerate(pool.grade(plan.jobs)):
+                if n == 0:  # the runners are warm: report.html's matplotlib loads meanwhile
+                    preload_plotting()
                 result.extra["fingerprint"] = fingerprints[(result.student, result.assignment)]
                 if not result.max_score:
                     result.max_score = pool.max_scores.get(result.assignment, 0.0)

@@ -26,7 +26,8 @@ What ``discover`` accepts (any mix of PATHs; the result is sorted by student, th
 
 Skipped everywhere: hidden files and folders (``.ipynb_checkpoints``, ``._x`` AppleDouble files),
 ``__MACOSX``, ``__pycache__``, ``~$`` lock files, ``*-checkpoint.ipynb``; symlinked folders
-are not followed.
+are not followed, and a symlinked file found in a folder is an unreadable submission (only the
+files named as PATHs are read through a link).
 
 Student id from a file or folder name (the name without its extension):
 
@@ -127,6 +128,9 @@ _SKIP_NAMES = {"__macosx", "__pycache__", "node_modules"}
 _NOT_SUBMISSIONS = {"submission_metadata.yml", "timestamp.txt", "conftest.py", "setup.py"}
 _TIMESTAMP = "timestamp.txt"
 _MARKER = ".dl101-extracted.json"
+#: Why a symlink found among the submissions is not read: it may point anywhere the grader
+#: can read (the instructor's solution, another student's notebook).
+_SYMLINK = "the submission is a symbolic link, not a file: submit the notebook itself"
 
 
 class UnreadableSubmission(GraderError):
@@ -363,6 +367,8 @@ class _Finder:
         self.assignment = assignment
         #: Extracted placeholders of zip entries we refused -> the reason.
         self.bad: dict[Path, str] = {}
+        #: Files named on the command line: the instructor's, followed even if symlinks.
+        self.given: set[Path] = set()
         #: Extraction folder -> what to call it in ``source`` (``class.zip``).
         self.labels: dict[Path, str] = {}
 
@@ -380,6 +386,7 @@ class _Finder:
             root = self.extract(path, label=str(path), nested=False)
             return self.folder(self.unwrap(root))
         if suffix in _RANK:
+            self.given.add(path)
             return [self.single_file(path)]
         raise GraderError(f"{path}: cannot grade a {suffix or 'suffix-less'} file; give a .ipynb or .py "
                           f"file, a folder of them, an nbgrader submitted/ tree or a .zip")
@@ -537,6 +544,9 @@ class _Finder:
 
     def make(self, student: str, candidates: list[_Candidate], *, assignment: str | None,
              submitted_at: str = "") -> Submission:
+        for candidate in candidates:
+            if candidate.path not in self.given and candidate.path.is_symlink():
+                self.bad.setdefault(candidate.path, _SYMLINK)
         chosen, why = self.pick(candidates, assignment or self.assignment)
         notes = [n for n in (chosen.note, why) if n]
         return Submission(student=student, path=chosen.path, assignment=assignment,

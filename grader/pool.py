@@ -31,6 +31,10 @@ from grader.runner import READY, Job
 START_TIMEOUT = 180.0
 #: Bytes of one result line a runner may send (results carry capped student output).
 MAX_LINE = 16 << 20
+#: A runner gets its next job while it grades one (it waits in the runner's stdin pipe, so
+#: the runner never waits for this process between submissions), if the job's line is at
+#: most this long: a write into a pipe nobody reads yet must not block.
+PREFETCH_BYTES = 32 << 10
 
 
 def log_tail(path: Path, lines: int = 15) -> str:
@@ -43,7 +47,9 @@ def log_tail(path: Path, lines: int = 15) -> str:
 class Runner:
     def __init__(self, slot: int, slugs: list[str], *, unsafe: bool, timeout: float, log: IO[bytes],
                  die_with_parent: bool = False) -> None:
-        cmd = [sys.executable, "-m", "grader.runner", "--slot", str(slot), "--timeout", str(timeout)]
+        # -P: the working directory is not put on sys.path. It may be a folder of submissions,
+        # and a student's cnn_ref/, pytest.py or grader/ there would be imported by the runner.
+        cmd = [sys.executable, "-P", "-m", "grader.runner", "--slot", str(slot), "--timeout", str(timeout)]
         cmd += ["--unsafe"] * unsafe + slugs
         setpriv = shutil.which("setpriv") if die_with_parent else None
         if setpriv:  # SIGKILL when our thread dies; the runner's sandbox dies with the runner
@@ -52,14 +58,22 @@ class Runner:
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
                                      env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
         self.buffer = b""
-        self.job: Job | None = None
+        #: Jobs sent and not answered yet: the one being graded first, then at most one more.
+        self.queue: deque[Job] = deque()
         self.deadline = time.monotonic() + START_TIMEOUT
         self.ready = False
 
-    def send(self, job: Job, hard_timeout: float) -> None:
-        self.job, self.deadline = job, time.monotonic() + hard_timeout
+    @property
+    def job(self) -> Job | None:
+        """The job being graded (None when idle)."""
+        return self.queue[0] if self.queue else None
+
+    def send(self, job: Job, line: bytes, hard_timeout: float) -> None:
+        if not self.queue:  # the deadline of a queued job starts when its turn comes
+            self.deadline = time.monotonic() + hard_timeout
+        self.queue.append(job)
         assert self.proc.stdin is not None
-        self.proc.stdin.write((json.dumps(asdict(job)) + "\n").encode())
+        self.proc.stdin.write(line)
         self.proc.stdin.flush()
 
     def lines(self) -> Iterator[dict]:
@@ -95,6 +109,8 @@ class RunnerPool:
         self.log = open(log_path, "ab")  # noqa: SIM115 (closed in close())
         self.selector = selectors.DefaultSelector()
         self.runners: list[Runner] = []
+        #: Jobs of the current ``grade()`` call not sent to a runner yet.
+        self.pending: deque[Job] = deque()
         #: Total points per assignment, as the runners collected them.
         self.max_scores: dict[str, float] = {}
 
@@ -127,7 +143,7 @@ class RunnerPool:
         return 2 * (job.timeout or self.timeout) + 30
 
     def grade(self, jobs: Iterable[Job]) -> Iterator[SubmissionResult]:
-        pending = deque(jobs)
+        self.pending = pending = deque(jobs)
         for runner in [r for r in self.runners if r.proc.poll() is not None]:
             self._drop(runner)  # died while idle since the last call: replaced below
         taken = {r.slot for r in self.runners}
@@ -135,11 +151,25 @@ class RunnerPool:
         for slot in free[: max(0, min(self.size, len(pending)) - len(self.runners))]:
             self._spawn(slot)
         while pending or any(r.job for r in self.runners):
-            for runner in self.runners:
-                if runner.ready and runner.job is None and pending:
-                    job = pending.popleft()
-                    runner.send(job, self.hard_timeout(job))
-            yield from self._wait()
+            self._dispatch(pending)
+            for result in self._wait():
+                # Refill the runner that just finished before the caller handles its result
+                # (writes reports, ...): runners never wait for the batch's bookkeeping.
+                self._dispatch(pending)
+                yield result
+
+    def _dispatch(self, pending: deque[Job]) -> None:
+        for runner in self.runners:
+            while runner.ready and pending:
+                # A second job only while there is more work than runners: near the end of
+                # the batch a job must not wait behind another one while a runner is idle.
+                if len(runner.queue) >= (2 if len(pending) > len(self.runners) else 1):
+                    break
+                line = (json.dumps(asdict(pending[0])) + "\n").encode()
+                if runner.queue and len(line) > PREFETCH_BYTES:
+                    break
+                job = pending.popleft()
+                runner.send(job, line, self.hard_timeout(job))
 
     def grade_one(self, job: Job) -> SubmissionResult:
         """Grade one job on a warm runner (started on first use, kept for the next call)."""
@@ -165,11 +195,14 @@ class RunnerPool:
             runner.ready, runner.deadline = True, float("inf")
             self.max_scores.update(message.get("max_scores", {}))
             return
-        runner.job, runner.deadline = None, float("inf")
+        runner.queue.popleft()
+        nxt = runner.job
+        runner.deadline = time.monotonic() + self.hard_timeout(nxt) if nxt else float("inf")
         yield SubmissionResult.from_dict(message)
 
     def _replace(self, runner: Runner, status: str, reason: str) -> Iterator[SubmissionResult]:
         job, was_ready = runner.job, runner.ready
+        self.pending.extendleft(reversed(list(runner.queue)[1:]))  # queued, never started: regraded
         self._drop(runner)
         if not was_ready:
             raise GraderError(f"a grading process failed to start ({reason}); the end of {self.log.name}:\n"

@@ -27,10 +27,16 @@ from grader.plugin import PYTEST_ARGS, GraderPlugin, points_of
 from grader.results import GRADED, SubmissionResult, TestResult
 
 READY = "ready"
+#: time.monotonic() once this module's imports (pytest, numpy) are done: start-up diagnostics.
+IMPORTED = time.monotonic()
 #: A submission whose calls keep hanging or crashing gets this many fresh sessions, no more.
 MAX_RESTARTS = 3
 #: Assignments whose sandbox needs more than numpy preloaded.
 PRELOAD = {"cnn_lab": ("numpy", "tensorflow")}
+#: Also imported by every sandbox before it forks: the self-check cell of every released
+#: notebook (``from grader.check import check``) would otherwise import it again in each
+#: submission's process (~9 ms each).
+WARM = ("grader.check",)
 
 
 @dataclass
@@ -47,11 +53,16 @@ class RestartingStudent:
     """The ``student`` proxy: a sandbox session that is replaced after a hang or a crash.
 
     A call that times out or kills the student's process fails that test only; the next
-    call gets a fresh session (the notebook's cells run again), up to MAX_RESTARTS.
+    call gets a fresh session (the notebook's cells run again), up to MAX_RESTARTS, while
+    the submission's time ``budget`` (seconds) is not spent. Not when the notebook's own
+    cells died: they would die again, each time after the whole budget (an infinite loop
+    in a cell cost four budgets, past the pool's hard limit with the default 60 s).
     """
 
-    def __init__(self, open_session: Callable[[], Any]) -> None:
+    def __init__(self, open_session: Callable[[], Any], budget: float | None = None) -> None:
         self._open = open_session
+        self._budget = budget
+        self._started = time.monotonic()
         self._session = open_session()
         self.first = self._session
         self.restarts = 0
@@ -72,8 +83,13 @@ class RestartingStudent:
     def harness(self, module: str, function: str, *args: Any, **kwargs: Any) -> Any:
         return self._guarded(lambda s: s.run_harness(module, function, *args, **kwargs))
 
+    def _may_restart(self) -> bool:
+        if self.restarts >= MAX_RESTARTS or self.cells_death:
+            return False
+        return self._budget is None or time.monotonic() - self._started < self._budget
+
     def _guarded(self, action: Callable[[Any], Any]) -> Any:
-        if not self._session.alive and self.restarts < MAX_RESTARTS:
+        if not self._session.alive and self._may_restart():
             self.restarts += 1
             self._session.close()
             self._session = self._open()
@@ -107,7 +123,8 @@ class StreamLoop:
         for item in session.items:
             by_slug.setdefault(item.path.parent.parent.name, []).append(item)
         max_scores = {slug: sum(points_of(i).value for i in items) for slug, items in by_slug.items()}
-        self.emit({"event": READY, "max_scores": max_scores})
+        clock = {"imported": IMPORTED, "collected": time.monotonic()}  # system-wide monotonic clock
+        self.emit({"event": READY, "max_scores": max_scores, "clock": clock})
         try:
             for job in self.jobs:
                 self.emit(self.grade(job, by_slug.get(job.assignment, [])).to_dict())
@@ -120,7 +137,7 @@ class StreamLoop:
         """A warm sandbox for this job's preloads and time budget, started on first use."""
         from grader.sandbox import Limits, Worker
 
-        key = (PRELOAD.get(job.assignment, ("numpy",)), job.timeout or self.timeout)
+        key = (PRELOAD.get(job.assignment, ("numpy",)) + WARM, job.timeout or self.timeout)
         if key not in self.workers:
             worker = Worker(slot=self.slot, unsafe=self.unsafe, preload=key[0], limits=Limits(session_wall=key[1]))
             worker.start()
@@ -130,11 +147,16 @@ class StreamLoop:
     def grade(self, job: Job, items: list[pytest.Item]) -> SubmissionResult:
         start = time.perf_counter()
         worker = self.worker(job)
-        self.student = RestartingStudent(lambda: worker.session(job.cells))
+        self.student = RestartingStudent(lambda: worker.session(job.cells), worker.limits.session_wall)
         try:
-            for item in items:
-                item.ihook.pytest_runtest_protocol(item=item, nextitem=None)
+            # nextitem: fixtures above function scope stay set up until this submission's
+            # last test (None there: everything is torn down before the next student).
+            for item, nextitem in zip(items, [*items[1:], None], strict=True):
+                item.ihook.pytest_runtest_protocol(item=item, nextitem=nextitem)
             tests = self.plugin.take_results()
+            for error in self.plugin.grader_errors:  # "your instructor has been told": here
+                print(f"grader error grading {job.student} ({job.assignment}): {error}", file=sys.stderr)
+            self.plugin.grader_errors.clear()
         finally:
             self.student.close()
         result = summarize(job, self.student, tests)
@@ -177,7 +199,10 @@ def read_jobs(stream: IO[str]) -> Iterator[Job]:
 def pytest_args(slugs: list[str]) -> list[str]:
     paths = [str(assignments.hidden_tests(slug)) for slug in slugs]
     root = str(assignments.repo_root())
-    return [*paths, *PYTEST_ARGS, "--rootdir", root, "-c", os.devnull, "-p", "no:terminal"]
+    # No log or output capture: graders' prints go to the runner's stderr (grader.log), and
+    # capturing costs ~1 ms per submission for nothing (student output never reaches here).
+    return [*paths, *PYTEST_ARGS, "--rootdir", root, "-c", os.devnull, "-p", "no:terminal",
+            "-p", "no:logging", "--capture=no"]
 
 
 def main(argv: list[str] | None = None) -> int:
