@@ -145,6 +145,9 @@ def plan_one(sub, *, assignment: str | None, unsafe: bool, timeout: float | None
                 return grade_quiz(sub, claimed)
             except UnreadableSubmission as exc:
                 return result("unreadable", str(exc))
+            except GraderError as exc:  # e.g. no course secret here: this one cannot be graded
+                return result("unreadable", f"the notebook's metadata says it is the quiz {claimed!r}, which "
+                                            f"cannot be graded here: {exc}")
         if claimed not in assignments.list_assignments():
             return result("unreadable", f"the notebook's metadata says it is for the assignment {claimed[:80]!r}, "
                                         f"which this course does not have (known: "
