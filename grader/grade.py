@@ -55,6 +55,7 @@ def grade_paths(paths: Sequence[Path], *, assignment: str | None = None, out: Pa
     """
     from grader.loading import discover
     from grader.reports import load_results, write_class_reports
+    from grader.reports.atomic import remove_stale_temps
 
     if assignment is not None:
         check_assignment(assignment)
@@ -63,6 +64,7 @@ def grade_paths(paths: Sequence[Path], *, assignment: str | None = None, out: Pa
 
         check_url(gradebook)
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(out)
     with tempfile.TemporaryDirectory(prefix="dl101-") as workdir:
         submissions = discover(list(paths), workdir=Path(workdir), assignment=assignment)
         plan = make_plan(submissions, assignment=assignment, out=out, force=force, unsafe=unsafe,

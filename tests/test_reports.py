@@ -706,3 +706,22 @@ def test_safe_names_are_stable_and_distinct():
         assert len(s) <= 100
     assert safe == [reports.safe_name(n) for n in names]  # deterministic across runs
     assert math.isfinite(reports.results_json(sub(student=str(uuid.uuid4())))["score"])
+
+
+def test_temp_files_of_a_killed_grader_are_removed_and_live_ones_kept(tmp_path):
+    import os
+    import subprocess
+
+    from grader.reports.atomic import remove_stale_temps
+
+    proc = subprocess.Popen(["true"])  # its pid: a grader that has gone
+    proc.wait()
+    student = tmp_path / "convolution" / "alice"
+    student.mkdir(parents=True)
+    stale = student / f".feedback.html.{proc.pid}.0a1b2c3d.tmp"
+    live = student / f".results.json.{os.getpid()}.0a1b2c3d.tmp"
+    keep = student / "results.json"
+    for path in (stale, live, keep):
+        path.write_text("x")
+    remove_stale_temps(tmp_path)
+    assert not stale.exists() and live.exists() and keep.exists()

@@ -37,6 +37,18 @@ def _error(path: Path, exc: OSError) -> GraderError:
     return GraderError(f"{why} while writing {path} ({exc.strerror or exc})")
 
 
+def remove_stale_temps(out: Path) -> None:
+    """Delete the temporary files of writers that are gone (a grader killed mid-write).
+
+    The writer's pid is in the name (see _write_tmp); a live writer's files are kept.
+    """
+    for tmp in out.rglob(".*.tmp"):
+        parts = tmp.name.split(".")
+        pid = int(parts[-3]) if len(parts) >= 4 and parts[-3].isdigit() else None
+        if pid is not None and not Path(f"/proc/{pid}").exists():
+            tmp.unlink(missing_ok=True)
+
+
 def _write_tmp(path: Path, data: bytes, tmps: list[Path]) -> Path:
     """Write ``data`` to a new temporary file next to ``path`` (recorded in ``tmps``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
