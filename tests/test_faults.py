@@ -52,8 +52,11 @@ def leftovers(out: Path) -> list[str]:
     return sorted(str(p) for p in out.rglob("*") if p.name.endswith(".tmp") or p.name.startswith("."))
 
 
-def check_reports_whole(out: Path) -> None:
-    """Every report present is complete: JSON parses, HTML is closed, CSV rows unique."""
+def check_reports_whole(out: Path, *, temps_allowed: bool = False) -> None:
+    """Every report present is complete: JSON parses, HTML is closed, CSV rows unique.
+
+    A grader killed mid-write may leave a hidden temporary file (never a half-written report);
+    the next run removes it."""
     for path in out.rglob("results.json"):
         doc = json.loads(path.read_text())
         assert doc["dl101"]["result"]["student"] == path.parent.name
@@ -62,7 +65,8 @@ def check_reports_whole(out: Path) -> None:
     if (out / "grades.csv").exists():
         keys = [(r["student"], r["assignment"]) for r in rows(out)]
         assert len(keys) == len(set(keys))
-    assert leftovers(out) == []
+    if not temps_allowed:
+        assert leftovers(out) == []
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +109,7 @@ def test_kill_9_mid_batch_then_rerun_loses_and_duplicates_nothing(klass, uninter
         proc.wait()
         done_before = len(list(out.glob("*/*/results.json")))
         assert 6 <= done_before < 40, f"not killed mid-batch ({done_before} of 40 done)"
-        check_reports_whole(out)  # killed at any point: what is there is whole
+        check_reports_whole(out, temps_allowed=True)  # killed at any point: what is there is whole
         # Orphaned runners finish or fail their job, see their input close and exit; their
         # sandboxes die with them.
         deadline = time.monotonic() + 60
