@@ -93,3 +93,8 @@ def test_a_test_without_exactly_one_valid_points_marker_fails_collection(pyteste
     plugin = GraderPlugin(lambda: None)
     result = pytester.runpytest_inprocess(plugins=[plugin])
     assert result.ret == pytest.ExitCode.USAGE_ERROR
+
+
+def test_an_unfinished_stub_is_called_not_implemented_yet(pytester):
+    results = grade(pytester, GRADER, run_add("raise NotImplementedError()"))
+    assert results["add: small numbers"].output.startswith("not implemented yet (NotImplementedError in add")
