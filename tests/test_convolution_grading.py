@@ -12,29 +12,24 @@ One batch (`grade_paths`, the same code path as `dl101 grade`) grades:
 
 from __future__ import annotations
 
-import ast
-import shutil
-from dataclasses import dataclass
-from pathlib import Path
-
+import _grading
 import nbformat
 import pytest
+from _grading import (
+    Mutant,
+    assert_every_notebook_graded,
+    assert_mutant_caught,
+    assert_stub_scores_zero,
+    grade_class,
+    mutate,
+    solution_notebook,
+    with_cells_replaced,
+)
 
-from grader import assignments
-from grader.grade import grade_paths
 from grader.results import SubmissionResult
 
 SLUG = "convolution"
 FUNCTIONS = ("conv_single_step", "zero_pad", "conv2d")
-
-
-@dataclass(frozen=True)
-class Mutant:
-    name: str
-    function: str  # the only function the bug is in
-    old: str  # exact text of the solution notebook, found exactly once
-    new: str
-    caught_by: str  # a hidden test that must fail
 
 
 MUTANTS = (
@@ -139,34 +134,6 @@ def conv2d(x, w, b=None, stride=1, padding="valid"):
 # -- building the class ---------------------------------------------------------------------
 
 
-def solution_notebook() -> nbformat.NotebookNode:
-    path = assignments.solution_dir(SLUG) / f"{SLUG}.ipynb"
-    return nbformat.read(path, as_version=nbformat.NO_CONVERT)
-
-
-def mutate(nb: nbformat.NotebookNode, old: str, new: str) -> nbformat.NotebookNode:
-    """A copy of ``nb`` with ``old`` replaced by ``new`` in the one code cell holding it once."""
-    nb = nbformat.from_dict(nb)
-    holders = [c for c in nb.cells if c.cell_type == "code" and old in c.source]
-    if len(holders) != 1 or holders[0].source.count(old) != 1:
-        raise AssertionError(f"mutation target {old!r} is not found exactly once in the solution")
-    holders[0].source = holders[0].source.replace(old, new)
-    return nb
-
-
-def alternative_notebook() -> nbformat.NotebookNode:
-    nb = nbformat.from_dict(solution_notebook())
-    replaced = set()
-    for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in ALTERNATIVE:
-            cell.source = ALTERNATIVE[grade_id].strip("\n")
-            replaced.add(grade_id)
-    if replaced != set(ALTERNATIVE):
-        raise AssertionError(f"solution cells not found: {sorted(set(ALTERNATIVE) - replaced)}")
-    return nb
-
-
 #: The solution computing in float32 (as TensorFlow does by default): the tolerances allow it.
 FLOAT32 = (
     ("    x = np.asarray(x, dtype=float)\n    w = np.asarray(w, dtype=float)\n",
@@ -178,63 +145,34 @@ FLOAT32 = (
 
 
 def float32_notebook() -> nbformat.NotebookNode:
-    nb = solution_notebook()
+    nb = solution_notebook(SLUG)
     for old, new in FLOAT32:
         nb = mutate(nb, old, new)
     return nb
 
 
-def write_class(directory: Path) -> dict[str, Path]:
-    """Every notebook of the batch as ``<student>.ipynb`` in ``directory``."""
-    notebooks = {
-        "solution": solution_notebook(),
-        "alternative": alternative_notebook(),
+def class_notebooks() -> dict[str, nbformat.NotebookNode]:
+    """Every notebook of the batch but the stub, by student."""
+    return {
+        "solution": solution_notebook(SLUG),
+        "alternative": with_cells_replaced(solution_notebook(SLUG), ALTERNATIVE),
         "float32": float32_notebook(),
-        **{f"mutant-{m.name}": mutate(solution_notebook(), m.old, m.new) for m in MUTANTS},
+        **{f"mutant-{m.name}": mutate(solution_notebook(SLUG), m.old, m.new) for m in MUTANTS},
     }
-    paths = {}
-    for student, nb in notebooks.items():
-        paths[student] = directory / f"{student}.ipynb"
-        nbformat.write(nb, paths[student])
-    paths["stub"] = directory / "stub.ipynb"
-    shutil.copyfile(assignments.assignment_dir(SLUG) / f"{SLUG}.ipynb", paths["stub"])
-    return paths
 
 
 def hidden_test_titles() -> dict[str, str]:
-    """Hidden test function name -> the title results carry (first docstring line).
-
-    Read with ast: importing the graders here would need their `points` marker registered.
-    """
-    tree = ast.parse(assignments.hidden_tests(SLUG).read_text())
-    return {node.name: (ast.get_docstring(node) or "").splitlines()[0]
-            for node in tree.body if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")}
+    return _grading.hidden_test_titles(SLUG)
 
 
 def function_of(title: str) -> str:
-    """Which student function a hidden test grades: its title starts with the name."""
-    name = title.split(":")[0].split(",")[0].strip()
-    if name not in FUNCTIONS:
-        raise AssertionError(f"hidden test title {title!r} does not start with one of {FUNCTIONS}")
-    return name
-
-
-def sandbox_ok() -> bool:
-    from grader.sandbox import sandbox_problem
-
-    return not sandbox_problem()
+    return _grading.function_of(title, FUNCTIONS)
 
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, SubmissionResult]:
     """The whole class graded in ONE batch (sandboxed where this machine can sandbox)."""
-    base = tmp_path_factory.mktemp("convolution-class")
-    submissions = base / "submissions"
-    submissions.mkdir()
-    write_class(submissions)
-    results = grade_paths([submissions], assignment=SLUG, out=base / "grades", jobs=2,
-                          unsafe=not sandbox_ok())
-    return {r.student: r for r in results}
+    return grade_class(tmp_path_factory, SLUG, class_notebooks())
 
 
 # -- the tests ---------------------------------------------------------------------------------
@@ -242,11 +180,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, SubmissionResu
 
 def test_every_notebook_was_graded(graded):
     expected = {"solution", "alternative", "float32", "stub", *(f"mutant-{m.name}" for m in MUTANTS)}
-    assert set(graded) == expected
-    for student, result in graded.items():
-        assert result.status == "graded", (student, result.status, result.output)
-        assert not result.grader_broke, (student, [t.name for t in result.tests if t.grader_error])
-        assert result.max_score == 30, (student, result.max_score)
+    assert_every_notebook_graded(graded, expected, 30)
 
 
 def test_solution_scores_full(graded):
@@ -265,24 +199,15 @@ def test_float32_arithmetic_scores_full(graded):
 
 
 def test_released_stub_scores_zero(graded):
-    result = graded["stub"]
-    assert result.score == 0
-    assert all(t.status == "failed" for t in result.tests)
-    assert all("NotImplementedError" in t.output for t in result.tests), [t.output for t in result.tests]
+    assert_stub_scores_zero(graded["stub"])
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.name)
 def test_mutant_scores_below_full(graded, mutant):
-    result = graded[f"mutant-{mutant.name}"]
-    failed = {t.name: t.output for t in result.tests if t.status != "passed"}
-    assert 0 < result.score < result.max_score, (result.score, failed)
-    titles = hidden_test_titles()
-    assert titles[mutant.caught_by] in failed, (mutant.caught_by, failed)
     # Partial credit: only tests of the broken function fail (a broken zero_pad may also cost
     # conv2d, which calls it in this solution).
     allowed = {mutant.function, "conv2d"} if mutant.function == "zero_pad" else {mutant.function}
-    others = {name: out for name, out in failed.items() if function_of(name) not in allowed}
-    assert not others, others
+    assert_mutant_caught(graded[f"mutant-{mutant.name}"], mutant, hidden_test_titles(), allowed, function_of)
 
 
 def test_feedback_names_the_case_without_dumping_inputs(graded):

@@ -13,17 +13,23 @@ One batch (`grade_paths`, the same code path as `dl101 grade`) grades:
 
 from __future__ import annotations
 
-import ast
-import functools
-import shutil
-from dataclasses import dataclass
-from pathlib import Path
-
+import _grading
 import nbformat
 import pytest
+from _grading import CellMutant as Mutant
+from _grading import (
+    assert_every_notebook_graded,
+    assert_feedback_short_without_arrays,
+    assert_mutant_caught,
+    assert_scores_full,
+    assert_stub_scores_zero,
+    failures,
+    grade_class,
+    solution_notebook,
+    substitute,
+    with_code_cells_replaced,
+)
 
-from grader import assignments
-from grader.grade import grade_paths
 from grader.results import SubmissionResult
 
 SLUG = "pooling_norm"
@@ -38,16 +44,6 @@ CALLERS = {
     "batch_norm": set(),
     "dropout": set(),
 }
-
-
-@dataclass(frozen=True)
-class Mutant:
-    name: str
-    function: str  # the only function the bug is in
-    cell: str  # grade_id of the solution cell holding it
-    old: str  # exact text of that cell, found exactly once
-    new: str
-    caught_by: str  # a hidden test that must fail
 
 
 MUTANTS = (
@@ -180,103 +176,39 @@ def dropout(x, rate, training, seed=None):
 # -- building the class ---------------------------------------------------------------------
 
 
-def solution_notebook() -> nbformat.NotebookNode:
-    path = assignments.solution_dir(SLUG) / f"{SLUG}.ipynb"
-    return nbformat.read(path, as_version=nbformat.NO_CONVERT)
-
-
-def _cell(nb: nbformat.NotebookNode, grade_id: str) -> nbformat.NotebookNode:
-    cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id]
-    if len(cells) != 1 or cells[0].cell_type != "code":
-        raise AssertionError(f"no single code cell {grade_id!r} in the solution")
-    return cells[0]
-
-
-def substitute(nb: nbformat.NotebookNode, grade_id: str, old: str, new: str) -> nbformat.NotebookNode:
-    """A copy of ``nb`` with ``old`` replaced by ``new`` in cell ``grade_id`` (found there exactly once)."""
-    nb = nbformat.from_dict(nb)
-    cell = _cell(nb, grade_id)
-    if cell.source.count(old) != 1:
-        raise AssertionError(f"{old!r} is not found exactly once in the solution's cell {grade_id}")
-    cell.source = cell.source.replace(old, new)
-    return nb
-
-
-def mutate(nb: nbformat.NotebookNode, mutant: Mutant) -> nbformat.NotebookNode:
-    return substitute(nb, mutant.cell, mutant.old, mutant.new)
-
-
-def alternative_notebook() -> nbformat.NotebookNode:
-    nb = nbformat.from_dict(solution_notebook())
-    for grade_id, source in ALTERNATIVE.items():
-        _cell(nb, grade_id).source = source.strip("\n")
-    return nb
-
-
 #: The solution computing in float32 (as TensorFlow does by default): the tolerances allow it.
 FLOAT32_CELLS = ("max-pool2d", "avg-pool2d", "batch-norm", "dropout")
 
 
 def float32_notebook() -> nbformat.NotebookNode:
-    nb = solution_notebook()
+    nb = solution_notebook(SLUG)
     for cell in FLOAT32_CELLS:
         nb = substitute(nb, cell, "x = np.asarray(x, dtype=float)", "x = np.asarray(x, dtype=np.float32)")
     return nb
 
 
-def write_class(directory: Path) -> None:
-    """Every notebook of the batch as ``<student>.ipynb`` in ``directory``."""
-    notebooks = {
-        "solution": solution_notebook(),
-        "alternative": alternative_notebook(),
+def class_notebooks() -> dict[str, nbformat.NotebookNode]:
+    """Every notebook of the batch but the stub, by student."""
+    return {
+        "solution": solution_notebook(SLUG),
+        "alternative": with_code_cells_replaced(solution_notebook(SLUG), ALTERNATIVE),
         "float32": float32_notebook(),
-        **{f"mutant-{m.name}": mutate(solution_notebook(), m) for m in MUTANTS},
+        **{f"mutant-{m.name}": substitute(solution_notebook(SLUG), m.cell, m.old, m.new) for m in MUTANTS},
     }
-    for student, nb in notebooks.items():
-        nbformat.write(nb, directory / f"{student}.ipynb")
-    shutil.copyfile(assignments.assignment_dir(SLUG) / f"{SLUG}.ipynb", directory / "stub.ipynb")
 
 
-@functools.cache
 def hidden_test_titles() -> dict[str, str]:
-    """Hidden test function name -> the title results carry (first docstring line).
-
-    Read with ``ast``, not imported: importing would apply ``pytest.mark.points``, which this
-    session (``--strict-markers``, no grader plugin) does not know.
-    """
-    tree = ast.parse(assignments.hidden_tests(SLUG).read_text())
-    return {node.name: (ast.get_docstring(node) or "").splitlines()[0]
-            for node in tree.body if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")}
+    return _grading.hidden_test_titles(SLUG)
 
 
 def function_of(title: str) -> str:
-    """Which student function a hidden test grades: its title starts with the name."""
-    name = title.split(":")[0].split(",")[0].strip()
-    if name not in FUNCTIONS:
-        raise AssertionError(f"hidden test title {title!r} does not start with one of {FUNCTIONS}")
-    return name
-
-
-def sandbox_ok() -> bool:
-    from grader.sandbox import sandbox_problem
-
-    return not sandbox_problem()
+    return _grading.function_of(title, FUNCTIONS)
 
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, SubmissionResult]:
     """The whole class graded in ONE batch (sandboxed where this machine can sandbox)."""
-    base = tmp_path_factory.mktemp(f"{SLUG}-class")
-    submissions = base / "submissions"
-    submissions.mkdir()
-    write_class(submissions)
-    results = grade_paths([submissions], assignment=SLUG, out=base / "grades", jobs=2,
-                          unsafe=not sandbox_ok())
-    return {r.student: r for r in results}
-
-
-def _failed(result: SubmissionResult) -> dict[str, str]:
-    return {t.name: t.output for t in result.tests if t.status != "passed"}
+    return grade_class(tmp_path_factory, SLUG, class_notebooks())
 
 
 # -- the tests ---------------------------------------------------------------------------------
@@ -284,11 +216,7 @@ def _failed(result: SubmissionResult) -> dict[str, str]:
 
 def test_every_notebook_was_graded(graded):
     expected = {"solution", "alternative", "float32", "stub", *(f"mutant-{m.name}" for m in MUTANTS)}
-    assert set(graded) == expected
-    for student, result in graded.items():
-        assert result.status == "graded", (student, result.status, result.output)
-        assert not result.grader_broke, (student, [t.name for t in result.tests if t.grader_error])
-        assert result.max_score == MAX_SCORE, (student, result.max_score)
+    assert_every_notebook_graded(graded, expected, MAX_SCORE)
 
 
 def test_every_hidden_test_names_its_function():
@@ -297,49 +225,34 @@ def test_every_hidden_test_names_its_function():
 
 
 def test_solution_scores_full(graded):
-    result = graded["solution"]
-    assert result.score == result.max_score, _failed(result)
+    assert_scores_full(graded["solution"])
 
 
 def test_alternative_implementation_scores_full(graded):
-    result = graded["alternative"]
-    assert result.score == result.max_score, _failed(result)
+    assert_scores_full(graded["alternative"])
 
 
 def test_float32_arithmetic_scores_full(graded):
-    result = graded["float32"]
-    assert result.score == result.max_score, _failed(result)
+    assert_scores_full(graded["float32"])
 
 
 def test_released_stub_scores_zero(graded):
-    result = graded["stub"]
-    assert result.score == 0
-    assert all(t.status == "failed" for t in result.tests)
-    assert all("NotImplementedError" in t.output for t in result.tests), [t.output for t in result.tests]
+    assert_stub_scores_zero(graded["stub"])
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.name)
 def test_mutant_scores_below_full(graded, mutant):
-    result = graded[f"mutant-{mutant.name}"]
-    failed = _failed(result)
-    assert 0 < result.score < result.max_score, (result.score, failed)
-    assert hidden_test_titles()[mutant.caught_by] in failed, (mutant.caught_by, failed)
     # Partial credit: only the broken function's tests fail, and those of its callers.
     allowed = {mutant.function} | CALLERS[mutant.function]
-    others = {name: out for name, out in failed.items() if function_of(name) not in allowed}
-    assert not others, others
+    assert_mutant_caught(graded[f"mutant-{mutant.name}"], mutant, hidden_test_titles(), allowed, function_of)
 
 
 def test_feedback_is_short_and_never_dumps_arrays(graded):
-    for student, result in graded.items():
-        for name, output in _failed(result).items():
-            assert output, (student, name)
-            assert len(output) < 400, (student, name, output)
-            assert "array(" not in output, (student, name, output)
+    assert_feedback_short_without_arrays(graded)
 
 
 def test_same_padding_message_names_the_case_and_the_mistake(graded):
-    failed = _failed(graded["mutant-max_same_zero_padding"])
+    failed = failures(graded["mutant-max_same_zero_padding"])
     message = failed[hidden_test_titles()["test_max_pool_same_negative_values"]]
     assert message.startswith('max_pool2d, 2x2 pool, default stride, padding="same", 1 image 5x5 with 2 channels:'), message
     assert "-inf" in message, message
@@ -358,5 +271,5 @@ def test_same_padding_message_names_the_case_and_the_mistake(graded):
     ("dropout_rate_is_keep_probability", "test_dropout_drops_a_fraction_rate", "DROPPING"),
 ])
 def test_classic_mistakes_get_a_hint(graded, mutant, test, words):
-    message = _failed(graded[f"mutant-{mutant}"])[hidden_test_titles()[test]]
+    message = failures(graded[f"mutant-{mutant}"])[hidden_test_titles()[test]]
     assert words in message, message

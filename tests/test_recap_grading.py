@@ -13,18 +13,23 @@ One batch (`grade_paths`, the same code path as `dl101 grade`) grades:
 
 from __future__ import annotations
 
-import ast
-import shutil
-import subprocess
-import sys
-from dataclasses import dataclass
-from pathlib import Path
-
+import _grading
 import nbformat
 import pytest
+from _grading import (
+    Mutant,
+    assert_every_notebook_graded,
+    assert_mutant_caught,
+    assert_public_checks_pass_on_solution_and_fail_on_stub,
+    assert_scores_full,
+    assert_stub_scores_zero,
+    failures,
+    grade_class,
+    mutate,
+    solution_notebook,
+    with_cells_replaced,
+)
 
-from grader import assignments
-from grader.grade import grade_paths
 from grader.results import SubmissionResult
 
 SLUG = "recap"
@@ -33,15 +38,6 @@ FUNCTIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "softmax", "mse", "binary_
 #: No solution function calls another one (the XOR forward pass runs in the grader).
 CALLERS: dict[str, set[str]] = {}
 MAX_SCORE = 25
-
-
-@dataclass(frozen=True)
-class Mutant:
-    name: str
-    function: str  # the only function the bug is in
-    old: str  # exact text of the solution notebook, found exactly once
-    new: str
-    caught_by: str  # a hidden test that must fail
 
 
 MUTANTS = (
@@ -197,59 +193,17 @@ def xor_network():
 # -- building the class ---------------------------------------------------------------------
 
 
-def solution_notebook() -> nbformat.NotebookNode:
-    path = assignments.solution_dir(SLUG) / f"{SLUG}.ipynb"
-    return nbformat.read(path, as_version=nbformat.NO_CONVERT)
-
-
-def mutate(nb: nbformat.NotebookNode, old: str, new: str) -> nbformat.NotebookNode:
-    """A copy of ``nb`` with ``old`` replaced by ``new`` in the one code cell holding it once."""
-    nb = nbformat.from_dict(nb)
-    holders = [c for c in nb.cells if c.cell_type == "code" and old in c.source]
-    if len(holders) != 1 or holders[0].source.count(old) != 1:
-        raise AssertionError(f"mutation target {old!r} is not found exactly once in the solution")
-    holders[0].source = holders[0].source.replace(old, new)
-    return nb
-
-
-def alternative_notebook() -> nbformat.NotebookNode:
-    nb = nbformat.from_dict(solution_notebook())
-    replaced = set()
-    for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in ALTERNATIVE:
-            cell.source = ALTERNATIVE[grade_id].strip("\n")
-            replaced.add(grade_id)
-    if replaced != set(ALTERNATIVE):
-        raise AssertionError(f"solution cells not found: {sorted(set(ALTERNATIVE) - replaced)}")
-    return nb
-
-
-def write_class(directory: Path) -> dict[str, Path]:
-    """Every notebook of the batch as ``<student>.ipynb`` in ``directory``."""
-    notebooks = {
-        "solution": solution_notebook(),
-        "alternative": alternative_notebook(),
-        **{f"mutant-{m.name}": mutate(solution_notebook(), m.old, m.new) for m in MUTANTS},
+def class_notebooks() -> dict[str, nbformat.NotebookNode]:
+    """Every notebook of the batch but the stub, by student."""
+    return {
+        "solution": solution_notebook(SLUG),
+        "alternative": with_cells_replaced(solution_notebook(SLUG), ALTERNATIVE),
+        **{f"mutant-{m.name}": mutate(solution_notebook(SLUG), m.old, m.new) for m in MUTANTS},
     }
-    paths = {}
-    for student, nb in notebooks.items():
-        paths[student] = directory / f"{student}.ipynb"
-        nbformat.write(nb, paths[student])
-    paths["stub"] = directory / "stub.ipynb"
-    shutil.copyfile(assignments.assignment_dir(SLUG) / f"{SLUG}.ipynb", paths["stub"])
-    return paths
 
 
 def hidden_test_titles() -> dict[str, str]:
-    """Hidden test function name -> the title results carry (first docstring line).
-
-    Read from the source, not imported: importing it here would run the graders' module
-    under this session's --strict-markers, where the points marker is not registered.
-    """
-    tree = ast.parse(assignments.hidden_tests(SLUG).read_text())
-    return {node.name: (ast.get_docstring(node) or "").strip().splitlines()[0]
-            for node in tree.body if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")}
+    return _grading.hidden_test_titles(SLUG)
 
 
 def function_of(title: str) -> str:
@@ -260,26 +214,10 @@ def function_of(title: str) -> str:
     return name
 
 
-def sandbox_ok() -> bool:
-    from grader.sandbox import sandbox_problem
-
-    return not sandbox_problem()
-
-
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, SubmissionResult]:
     """The whole class graded in ONE batch (sandboxed where this machine can sandbox)."""
-    base = tmp_path_factory.mktemp(f"{SLUG}-class")
-    submissions = base / "submissions"
-    submissions.mkdir()
-    write_class(submissions)
-    results = grade_paths([submissions], assignment=SLUG, out=base / "grades", jobs=2,
-                          unsafe=not sandbox_ok())
-    return {r.student: r for r in results}
-
-
-def failures(result: SubmissionResult) -> dict[str, str]:
-    return {t.name: t.output for t in result.tests if t.status != "passed"}
+    return grade_class(tmp_path_factory, SLUG, class_notebooks())
 
 
 # -- the tests ---------------------------------------------------------------------------------
@@ -287,40 +225,26 @@ def failures(result: SubmissionResult) -> dict[str, str]:
 
 def test_every_notebook_was_graded(graded):
     expected = {"solution", "alternative", "stub", *(f"mutant-{m.name}" for m in MUTANTS)}
-    assert set(graded) == expected
-    for student, result in graded.items():
-        assert result.status == "graded", (student, result.status, result.output)
-        assert not result.grader_broke, (student, [t.name for t in result.tests if t.grader_error])
-        assert result.max_score == MAX_SCORE, (student, result.max_score)
+    assert_every_notebook_graded(graded, expected, MAX_SCORE)
 
 
 def test_solution_scores_full(graded):
-    result = graded["solution"]
-    assert result.score == result.max_score, failures(result)
+    assert_scores_full(graded["solution"])
 
 
 def test_alternative_implementation_scores_full(graded):
-    result = graded["alternative"]
-    assert result.score == result.max_score, failures(result)
+    assert_scores_full(graded["alternative"])
 
 
 def test_released_stub_scores_zero(graded):
-    result = graded["stub"]
-    assert result.score == 0
-    assert all(t.status == "failed" for t in result.tests)
-    assert all("NotImplementedError" in t.output for t in result.tests), [t.output for t in result.tests]
+    assert_stub_scores_zero(graded["stub"])
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.name)
 def test_mutant_scores_below_full(graded, mutant):
-    result = graded[f"mutant-{mutant.name}"]
-    failed = failures(result)
-    assert 0 < result.score < result.max_score, (result.score, failed)
-    assert hidden_test_titles()[mutant.caught_by] in failed, (mutant.caught_by, failed)
     # Partial credit: only tests of the broken function (and of the solution's functions that call it) fail.
     allowed = {mutant.function, *CALLERS.get(mutant.function, ())}
-    others = {name: out for name, out in failed.items() if function_of(name) not in allowed}
-    assert not others, others
+    assert_mutant_caught(graded[f"mutant-{mutant.name}"], mutant, hidden_test_titles(), allowed, function_of)
 
 
 def test_feedback_names_the_case_without_dumping_inputs(graded):
@@ -356,17 +280,6 @@ def test_feedback_explains_the_classic_mistakes(graded):
         assert phrase in message, (mutant, message)
 
 
-def dl101_check(notebook: Path) -> subprocess.CompletedProcess:
-    """`dl101 check` as a student runs it (its own process: one pytest session per check)."""
-    return subprocess.run([sys.executable, "-c", "from grader.cli import main; main()", "check", str(notebook),
-                           "-a", SLUG], capture_output=True, text=True, timeout=120)
-
-
 def test_public_checks_pass_on_the_solution_and_fail_on_the_stub():
     """`dl101 check` (no sandbox) passes the solution and fails every check of the stub."""
-    solution = dl101_check(assignments.solution_dir(SLUG) / f"{SLUG}.ipynb")
-    assert solution.returncode == 0, solution.stdout + solution.stderr
-    assert "6/6 public checks passed" in solution.stdout, solution.stdout
-    stub = dl101_check(assignments.assignment_dir(SLUG) / f"{SLUG}.ipynb")
-    assert stub.returncode == 1, stub.stdout + stub.stderr
-    assert "0/6 public checks passed" in stub.stdout, stub.stdout
+    assert_public_checks_pass_on_solution_and_fail_on_stub(SLUG, 6)
