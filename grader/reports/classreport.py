@@ -300,7 +300,7 @@ def _section(stats: AssignmentStats, plots: dict[str, str] | None, plot_note: st
     ]
     summary_rows = [
         f'<tr><td>submissions</td><td class="num">{len(rs)}</td></tr>',
-        f'<tr><td>full marks</td><td class="num">{fmt(top)}</td></tr>',
+        f'<tr><td>points possible</td><td class="num">{fmt(top)}</td></tr>',
         f'<tr><td>mean score (all)</td><td class="num">{fmt(round(_mean(scores), 2))}</td></tr>',
         f'<tr><td>median score (all)</td><td class="num">{fmt(_median(scores))}</td></tr>',
         f'<tr><td>mean score (graded only)</td><td class="num">{fmt(round(_mean(graded_scores), 2))}</td></tr>',
