@@ -5,7 +5,8 @@
 - ``student`` fixture: the proxy to the code being graded (sandboxed or local).
 - ``rng`` fixture: ``np.random.default_rng`` seeded from the test's id, so the same inputs
   are drawn on every run.
-- Results: one TestResult per test. An AssertionError or a StudentError is the student's
+- Results: one TestResult per test (a passing test may add feedback with pytest's
+  ``record_property("feedback", text)``). An AssertionError or a StudentError is the student's
   failure (its message is the feedback); any other exception is the grader's own failure,
   reported apart and never blamed on the student.
 """
@@ -69,6 +70,11 @@ def test_title(item: pytest.Item) -> str:
     return item.name.removeprefix("test_").replace("_", " ")
 
 
+def passing_feedback(item: pytest.Item) -> str:
+    """What a passing test chose to tell the student: ``record_property("feedback", text)``."""
+    return "\n".join(str(value) for key, value in item.user_properties if key == "feedback")
+
+
 def failure_message(exc: BaseException) -> tuple[str, bool]:
     """(feedback, grader_error) for an exception raised in a test."""
     if isinstance(exc, StudentError | AssertionError):
@@ -129,7 +135,7 @@ class GraderPlugin:
     def _record(self, item: pytest.Item, call: pytest.CallInfo[None]) -> None:
         points = points_of(item)
         passed = call.excinfo is None
-        output, grader_error = ("", False) if passed else failure_message(call.excinfo.value)
+        output, grader_error = (passing_feedback(item), False) if passed else failure_message(call.excinfo.value)
         if grader_error:
             self.grader_errors.append(f"{item.nodeid}: {call.excinfo.exconly()}")
         self.results[item.nodeid] = TestResult(

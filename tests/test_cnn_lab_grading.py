@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import gc
 import importlib.util
+import inspect
 import json
 import os
 import shutil
@@ -285,6 +286,12 @@ def test_never_trains_feedback_shows_the_matrix_and_the_cause(graded):
     assert "hardly went down" in failed[titles()["test_training_lowers_the_loss"]]
 
 
+def test_full_marks_still_show_the_students_confusion_matrix(graded):
+    recall = next(t for t in graded["solution"].tests if t.name == titles()["test_every_digit_recognised"])
+    assert recall.status == "passed"
+    assert "Confusion matrix (row = true digit, column = predicted digit)" in recall.output, recall.output
+
+
 def test_too_large_model_is_not_trained(graded):
     failed = failures(graded["too-large"])
     assert "parameters, over the budget of 100,000" in failed[titles()["test_parameter_budget"]]
@@ -415,8 +422,10 @@ def test_malformed_report_is_the_students_failure(garbage):
                          if name.startswith("test_") and not name.startswith("test_preprocess")]
     assert len(graded_by_harness) == 13
     for test in graded_by_harness:
+        needs = inspect.signature(test).parameters
+        extra = {"record_property": lambda *_: None} if "record_property" in needs else {}
         with pytest.raises(AssertionError, match="malformed"):
-            test(student)
+            test(student, **extra)
     assert len(student.calls) == 1
 
 

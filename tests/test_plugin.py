@@ -24,6 +24,11 @@ def test_secret(student):
     assert student.add(2, 2) == 4, "add(2, 2) is not 4"
 
 @pytest.mark.points(1)
+def test_with_praise(student, record_property):
+    assert student.add(0, 0) == 0, "add(0, 0) is not 0"
+    record_property("feedback", "0 + 0 handled")
+
+@pytest.mark.points(1)
 def test_grader_bug(student):
     {}["missing"]
 '''
@@ -98,3 +103,8 @@ def test_a_test_without_exactly_one_valid_points_marker_fails_collection(pyteste
 def test_an_unfinished_stub_is_called_not_implemented_yet(pytester):
     results = grade(pytester, GRADER, run_add("raise NotImplementedError()"))
     assert results["add: small numbers"].output.startswith("not implemented yet (NotImplementedError in add")
+
+
+def test_a_passing_test_can_tell_the_student_something(pytester):
+    results = grade(pytester, GRADER, run_add("return a + b"))
+    assert results["with praise"].status == "passed" and results["with praise"].output == "0 + 0 handled"
