@@ -189,6 +189,9 @@ def test_confusion_matrix_integer_counts(student, rng):
     if not np.issubdtype(got.dtype, np.integer):
         fail(what, f"counts must be an integer array, got dtype {got.dtype} "
                    "(np.zeros(..., dtype=int) makes one)")
+    if got.shape != (2, 2) or got.sum() != len(y_true):  # integers, and counts of these labels
+        fail(what, f"expected a 2x2 matrix of counts adding up to {len(y_true)}, got shape {got.shape} "
+                   f"adding up to {got.sum()}")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -339,6 +339,8 @@ def test_conv2d_valid_kernel_too_large_raises(student):
             continue
         shape = np.shape(got) if isinstance(got, np.ndarray) else type(got).__name__
         fail(what, f"expected a ValueError, but conv2d returned {shape}")
+    # ... and only then: a conv2d that always raises must not earn this point.
+    check_conv(student, np.ones((1, 3, 3, 1)), np.ones((3, 3, 1, 1)), extra=" (a kernel that just fits)")
 
 
 @pytest.mark.points(0.5)

@@ -290,6 +290,7 @@ def test_conv_kernel_too_large_raises(student):
     for n, k, padding in ((3, 4, "valid"), (1, 2, "valid"), (2, 5, 1)):
         what = _call("conv_output_size", n, k, padding=padding)
         expect_value_error(lambda n=n, k=k, p=padding: student.conv_output_size(n, k, padding=p), what=what)
+    run_cases(student, [conv_case(3, 3), conv_case(2, 3, padding=1)])  # while one that just fits works
 
 
 # -- same_padding (6 points) ----------------------------------------------------------------
@@ -354,6 +355,7 @@ def test_pool_same(student):
 def test_pool_too_large_raises(student):
     """pool_output_size, valid padding: a window larger than the input raises ValueError"""
     expect_value_error(lambda: student.pool_output_size(2, 3), what=_call("pool_output_size", 2, 3))
+    run_cases(student, [pool_case(3, 3)])  # while a window that just fits works
 
 
 # -- layer_output_shapes (6 points) ---------------------------------------------------------

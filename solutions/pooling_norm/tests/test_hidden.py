@@ -491,6 +491,9 @@ def test_dropout_same_seed_same_mask(student, rng):
         fail(what, "expected the same values to be dropped both times, got different masks "
                    "(hint: make your random numbers with np.random.default_rng(seed))")
     expect_close(second, first, what=what, rtol=RTOL, atol=ATOL)
+    if np.all(first == 0) or not np.any(first == 0):  # a constant "dropout" earns nothing here
+        fail(what, "expected some values dropped and some kept at rate 0.4, got "
+                   + ("all dropped" if np.all(first == 0) else "none dropped"))
 
 
 @pytest.mark.points(1)
