@@ -5,34 +5,19 @@ Heavy imports stay inside the commands, so `dl101 --help` is instant.
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from grader.errors import GraderError
+from grader.errors import click_errors
 from grader.exports.cli import export, report
 from grader.quiz.cli import quiz
 
 #: Exit code when the batch finished but the grader itself failed somewhere (not the students).
 EXIT_GRADER_BROKE = 3
-
-
-def translate_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """GraderError -> a clean `Error: ...` and exit code 1, never a traceback."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except GraderError as exc:
-            raise click.ClickException(str(exc)) from None
-
-    return wrapper
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "DL101"})
@@ -63,7 +48,7 @@ def main() -> None:
               help="Run student code without the sandbox (rlimits only). Every report says so.")
 @click.option("--gradebook", metavar="URL",
               help="Also record the results in this nbgrader gradebook, e.g. sqlite:///course/gradebook.db.")
-@translate_errors
+@click_errors()
 def grade(paths: tuple[Path, ...], assignment: str | None, out: Path, jobs: int | None, timeout: float | None,
           force: bool, as_json: bool, unsafe: bool, gradebook: str | None = None,
           scheduler: str | None = None) -> None:
@@ -120,7 +105,7 @@ def _print_table(results: list[Any]) -> None:
 @main.command()
 @click.argument("notebook", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-a", "--assignment", help="Assignment slug (default: from the notebook's metadata).")
-@translate_errors
+@click_errors()
 def check(notebook: Path, assignment: str | None) -> None:
     """Run the public checks on your own notebook, with hints.
 
@@ -136,7 +121,7 @@ def check(notebook: Path, assignment: str | None) -> None:
 
 @main.command()
 @click.argument("slugs", nargs=-1)
-@translate_errors
+@click_errors()
 def release(slugs: tuple[str, ...]) -> None:
     """Build assignments/<slug>/ (student notebooks and public tests) from solutions/<slug>/.
 

@@ -1,7 +1,12 @@
-"""One exception family. The CLI turns a GraderError into a click error at the boundary.
+"""One exception family. The CLI turns a GraderError into a click error at the boundary
+(``click_errors``).
 
 A student's failure is never a GraderError: it is a result (see grader.results).
 """
+
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 class GraderError(Exception):
@@ -33,3 +38,17 @@ class StudentCrash(StudentError):
 
 class BadReturn(StudentError):
     """The student's function returned something that is not plain data."""
+
+
+@contextmanager
+def click_errors() -> Iterator[None]:
+    """GraderError -> a clean ``Error: ...`` and exit code 1, never a traceback.
+
+    A context manager that also decorates commands: ``@click_errors()``.
+    """
+    try:
+        yield
+    except GraderError as exc:
+        import click
+
+        raise click.ClickException(str(exc)) from None

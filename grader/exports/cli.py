@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import click
 
-from grader.errors import GraderError
+from grader.errors import click_errors
 
 _CONTEXT = {"help_option_names": ["-h", "--help"]}
-
-
-def _errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except GraderError as exc:
-            raise click.ClickException(str(exc)) from None
-
-    return wrapper
 
 
 _grades_dir = click.argument("grades_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
@@ -34,7 +20,7 @@ _grades_dir = click.argument("grades_dir", type=click.Path(exists=True, file_oka
 @click.option("--apply-late", is_flag=True,
               help="Apply the late policies (solutions/<slug>/assignment.toml) again, e.g. after an "
                    "extension, and rewrite each student's results.json and feedback.html.")
-@_errors
+@click_errors()
 def report(grades_dir: Path, no_plots: bool, apply_late: bool) -> None:
     """Rebuild grades.csv and report.html from the results already under GRADES_DIR.
 
@@ -96,7 +82,7 @@ def _columns(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ..
                    "(auto: ID when all ids are numbers, else SIS User ID).")
 @click.option("--column", "columns", multiple=True, callback=_columns, metavar="SLUG=HEADER",
               help='Canvas column header of an assignment, e.g. "convolution=Convolution (4321)". Repeatable.')
-@_errors
+@click_errors()
 def canvas(grades_dir: Path, out: Path, roster: Path | None, id_column: str, columns: dict[str, str]) -> None:
     """Write a Canvas gradebook import CSV from the results under GRADES_DIR.
 
@@ -120,7 +106,7 @@ def canvas(grades_dir: Path, out: Path, roster: Path | None, id_column: str, col
 @_grades_dir
 @click.option("--gradebook", "url", required=True, metavar="URL",
               help="nbgrader database, e.g. sqlite:///course/gradebook.db")
-@_errors
+@click_errors()
 def gradebook(grades_dir: Path, url: str) -> None:
     """Record the results under GRADES_DIR in an nbgrader gradebook.
 
@@ -143,7 +129,7 @@ def gradebook(grades_dir: Path, url: str) -> None:
               help="auto: dl101's sandbox when the container allows it, else --unsafe-no-sandbox.")
 @click.option("--timeout", default=300.0, show_default=True, type=click.FloatRange(min=1),
               help="Seconds the submission may run.")
-@_errors
+@click_errors()
 def gradescope(assignment: str, out: Path | None, sandbox: str, timeout: float) -> None:
     """Build a Gradescope autograder zip (setup.sh, run_autograder, hidden tests) for one assignment.
 

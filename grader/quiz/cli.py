@@ -7,24 +7,14 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
-from ..errors import GraderError
+from ..errors import click_errors
 
 SECRET_HELP = ("File holding the course secret. Default: $DL101_COURSE_SECRET, else ./.dl101-secret "
                "(created by the first release).")
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    try:
-        yield
-    except GraderError as exc:
-        raise click.ClickException(str(exc)) from None
 
 
 @click.group(name="quiz", context_settings={"help_option_names": ["-h", "--help"]})
@@ -52,7 +42,7 @@ def list_quizzes(long_: bool) -> None:
     Example:
       dl101 quiz list
     """
-    with _errors():
+    with click_errors():
         from .variants import get_quiz, quiz_ids
 
         for quiz_id in quiz_ids():
@@ -80,7 +70,7 @@ def release(quiz_id: str, roster: Path, out: Path, secret_file: Path | None) -> 
     Example:
       dl101 quiz release cnn-week --roster roster.csv --out quiz-out
     """
-    with _errors():
+    with click_errors():
         from .release import release_quiz
         from .variants import load_secret, secret_source
 
@@ -111,7 +101,7 @@ def key(quiz_id: str, student: str, as_json: bool, secret_file: Path | None) -> 
       dl101 quiz key cnn-week --student s001
       dl101 quiz key cnn-week --student s001 --json > s001.json
     """
-    with _errors():
+    with click_errors():
         from .answers import format_value
         from .variants import load_secret, student_variant
 
@@ -139,7 +129,7 @@ def practice(quiz_id: str, seed: int | None, only: tuple[str, ...]) -> None:
       dl101 quiz practice cnn-week-conv
       dl101 quiz practice cnn-week -q conv_step -q same_split
     """
-    with _errors():
+    with click_errors():
         from .practice import run_practice
 
         def ask(prompt: str) -> str:
